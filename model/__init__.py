@@ -1,0 +1,1 @@
+"""The classifier stage: everything about the MNIST CNN (data, network, training, evaluation)."""

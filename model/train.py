@@ -1,0 +1,314 @@
+"""Training: augmentation, the fit loop with a per-epoch progress bar, best-checkpoint,
+test metrics, the saved artifacts (``.keras``, ``.tflite``, metadata JSON, curves PNG, card).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.contract import CLASSES, CONTRACT, to_input
+from model.data import Mnist
+from model.store import MODEL_NAME, sha256_file, write_metadata
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every tunable of a training run (``configs/train.toml`` mirrors these)."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    lr_decay: float = 0.9  # learning rate multiplied by this after each epoch
+    clean_epochs: int = 2  # the last epochs see un-augmented images (settles batch-norm statistics)
+    seed: int = 1
+    validation_size: int = 5000  # images held out of the 60k training set for checkpointing
+    early_stopping_patience: int = 0  # 0: off
+    dropout: float = 0.25
+    augment: bool = True
+    rotation_deg: float = 10.0
+    shift: float = 0.1  # fraction of 28 px
+    zoom: float = 0.1
+    thickness_prob: float = 0.2  # share of images made one pixel thinner or thicker
+    limit: int = 0  # train on the first N training images only (0: all); for smoke tests
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced: the model file, its test metrics and the per-epoch history."""
+
+    model_path: Path
+    metrics: dict[str, float]
+    history: dict[str, list[float]]
+    seconds: float
+
+
+def _augmenter(cfg: TrainConfig) -> Any:
+    """A batch transform (B, 28, 28, 1) float32 -> same: stroke weight, rotation, shift, zoom."""
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    geometric = keras.Sequential(
+        [
+            layers.RandomRotation(cfg.rotation_deg / 360.0, fill_mode="constant", seed=cfg.seed),
+            layers.RandomTranslation(cfg.shift, cfg.shift, fill_mode="constant", seed=cfg.seed + 1),
+            layers.RandomZoom(cfg.zoom, fill_mode="constant", seed=cfg.seed + 2),
+        ]
+    )
+
+    def augment(x: Any, y: Any) -> tuple[Any, Any]:
+        # stroke weight: 2x2 grey erosion or dilation on a share of the batch
+        thicker = tf.nn.max_pool2d(x, 2, 1, "SAME")
+        thinner = -tf.nn.max_pool2d(-x, 2, 1, "SAME")
+        r = tf.random.uniform([tf.shape(x)[0], 1, 1, 1], seed=cfg.seed + 3)
+        p = cfg.thickness_prob
+        x = tf.where(r < p / 2, thinner, tf.where(r < p, thicker, x))
+        x = geometric(x, training=True)
+        return tf.clip_by_value(x, 0.0, 1.0), y
+
+    return augment
+
+
+class _EpochBar:
+    """Keras callback showing one tqdm bar per epoch with loss/accuracy, then val metrics."""
+
+    def __new__(cls, steps: int, epochs: int, quiet: bool) -> Any:
+        import keras
+        from tqdm.auto import tqdm
+
+        class Bar(keras.callbacks.Callback):  # type: ignore[misc]
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", disable=quiet, leave=True)
+
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                self.bar.update(1)
+                if logs and batch % 20 == 0:
+                    self.bar.set_postfix(loss=f"{logs['loss']:.4f}", acc=f"{logs['accuracy']:.4f}")
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                logs = logs or {}
+                self.bar.set_postfix(
+                    loss=f"{logs.get('loss', 0):.4f}",
+                    acc=f"{logs.get('accuracy', 0):.4f}",
+                    val_acc=f"{logs.get('val_accuracy', 0):.4f}",
+                )
+                self.bar.close()
+
+        return Bar()
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE: |accuracy - confidence| averaged over equal-width confidence bins, weighted by count.
+
+    Args:
+        probs: (N, 10) softmax rows.
+        labels: (N,) true classes.
+    """
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (conf > lo) & (conf <= hi)
+        if inside.any():
+            ece += inside.mean() * abs(correct[inside].mean() - conf[inside].mean())
+    return float(ece)
+
+
+def train(cfg: TrainConfig, data: Mnist, out_dir: Path, quiet: bool = False) -> TrainResult:
+    """Train the CNN on MNIST and write the artifacts into ``out_dir``.
+
+    Args:
+        cfg: the recipe.
+        data: MNIST arrays (see :func:`model.data.load_mnist`).
+        out_dir: receives ``digits.keras``, ``digits.tflite``, ``digits.json``,
+            ``training_curves.png`` and ``CARD.md``.
+        quiet: no progress bars.
+
+    Returns:
+        :class:`TrainResult` with test accuracy, loss and calibration error.
+    """
+    import keras
+    import tensorflow as tf
+
+    from model.network import build_network
+
+    start = time.perf_counter()
+    keras.utils.set_random_seed(cfg.seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    # split: a fixed, seeded validation subset of the training images
+    n = len(data.x_train) if cfg.limit <= 0 else min(cfg.limit, len(data.x_train))
+    order = np.random.default_rng(cfg.seed).permutation(len(data.x_train))[:n]
+    n_val = min(cfg.validation_size, n // 5)
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    x_train, y_train = to_input(data.x_train[train_idx]), data.y_train[train_idx].astype(np.int32)
+    x_val, y_val = to_input(data.x_train[val_idx]), data.y_train[val_idx].astype(np.int32)
+
+    clean = tf.data.Dataset.from_tensor_slices((x_train, y_train))
+    clean = clean.shuffle(len(x_train), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
+    ds = clean.map(_augmenter(cfg), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True) if cfg.augment else clean
+    n_clean = min(cfg.clean_epochs, cfg.epochs - 1) if cfg.augment else 0
+    steps = int(np.ceil(len(x_train) / cfg.batch_size))
+
+    model = build_network(dropout=cfg.dropout)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        best = Path(tmp) / "best.keras"
+        callbacks = [
+            _EpochBar(steps, cfg.epochs, quiet),  # the same callbacks serve both fits: best is kept
+            keras.callbacks.LearningRateScheduler(lambda epoch: cfg.learning_rate * cfg.lr_decay**epoch),
+            keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True),
+        ]
+        if cfg.early_stopping_patience > 0:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.early_stopping_patience)
+            )
+        fit = model.fit(ds.prefetch(tf.data.AUTOTUNE), epochs=cfg.epochs - n_clean, validation_data=(x_val, y_val),
+                        callbacks=callbacks, verbose=0)
+        history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+        if n_clean:
+            fit = model.fit(clean.prefetch(tf.data.AUTOTUNE), initial_epoch=cfg.epochs - n_clean, epochs=cfg.epochs,
+                            validation_data=(x_val, y_val), callbacks=callbacks, verbose=0)
+            for k, vs in fit.history.items():
+                history.setdefault(k, []).extend(float(v) for v in vs)
+        model = keras.models.load_model(best, safe_mode=True)
+    seconds = time.perf_counter() - start
+
+    probs = model.predict(to_input(data.x_test), batch_size=1024, verbose=0)
+    metrics = {
+        "test_accuracy": float((probs.argmax(axis=1) == data.y_test).mean()),
+        "test_loss": float(keras.losses.sparse_categorical_crossentropy(data.y_test, probs).numpy().mean()),
+        "test_ece": expected_calibration_error(probs, data.y_test),
+        "best_val_accuracy": max(history["val_accuracy"]),
+        "train_seconds": round(seconds, 1),
+        "parameters": int(model.count_params()),
+    }
+
+    # save weights into a fresh, uncompiled network: no optimizer state in the shipped file
+    shipped = build_network(dropout=cfg.dropout)
+    shipped.set_weights(model.get_weights())
+    model_path = out_dir / f"{MODEL_NAME}.keras"
+    shipped.save(model_path)
+    fast_path = export_tflite(shipped, out_dir / f"{MODEL_NAME}.tflite")
+    write_metadata(
+        model_path,
+        {
+            "classes": list(CLASSES),
+            "contract": CONTRACT,
+            "metrics": metrics,
+            "recipe": asdict(cfg),
+            "data": {"source": data.source, "sha256": data.hashes, "train": len(x_train), "validation": n_val},
+            "history": history,
+            "tflite": {"file": fast_path.name, "sha256": sha256_file(fast_path)},
+            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+        },
+    )
+    plot_curves(history, out_dir / "training_curves.png")
+    write_card(out_dir / "CARD.md", cfg, metrics, data)
+    return TrainResult(model_path, metrics, history, seconds)
+
+
+def export_tflite(model: Any, path: Path) -> Path:
+    """Export a Keras model to a float32 TFLite flatbuffer for fast CPU inference."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.export(tmp, format="tf_saved_model", verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        path.write_bytes(converter.convert())
+    return path
+
+
+def plot_curves(history: dict[str, list[float]], path: Path) -> None:
+    """Loss and accuracy per epoch, train vs validation, as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        epochs = range(1, len(history[key]) + 1)
+        ax.plot(epochs, history[key], label="train (augmented)")
+        ax.plot(epochs, history[f"val_{key}"], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_card(path: Path, cfg: TrainConfig, metrics: dict[str, float], data: Mnist) -> None:
+    """Write the model card: data, recipe, metrics, how to reproduce."""
+    recipe = "\n".join(f"| `{k}` | {v} |" for k, v in asdict(cfg).items())
+    hashes = "\n".join(f"- `{name}`: `{h}`" for name, h in sorted(data.hashes.items()))
+    path.write_text(
+        f"""# Model card: digits CNN
+
+A small CNN that reads one handwritten digit from a 28x28 MNIST-style image.
+
+## Input contract
+
+float32 in [0, 1], white digit on black, shape (N, 28, 28, 1); the digit fitted (aspect kept) in
+20x20 and centred by centre of mass (`pipeline/normalize.py` brings scan crops to this form).
+Output: softmax probabilities over the classes 0-9 (rows sum to 1).
+
+## Architecture
+
+2 x (conv3x3-BN-ReLU, conv3x3-BN-ReLU, maxpool 2x2, dropout), dense 128-BN-ReLU, dropout,
+dense 10 softmax; {metrics['parameters']:,} parameters (`model/network.py`).
+
+## Data
+
+MNIST from `{data.source}`: 60,000 training images of which {cfg.validation_size:,} held out
+for checkpointing (best validation accuracy), 10,000 test images for the figures below.
+{hashes}
+
+## Recipe
+
+Adam, sparse categorical cross-entropy, accuracy; learning rate decayed per epoch.
+Augmentation: rotation, shift, zoom, and stroke weight (2x2 grey erosion or dilation), so the
+model holds up on pen strokes thinner or thicker than MNIST's.
+
+| setting | value |
+| --- | --- |
+{recipe}
+
+## Metrics (MNIST test set, 10,000 images)
+
+| metric | value |
+| --- | --- |
+| accuracy | {metrics['test_accuracy']:.4f} |
+| cross-entropy | {metrics['test_loss']:.4f} |
+| expected calibration error (15 bins) | {metrics['test_ece']:.4f} |
+| best validation accuracy | {metrics['best_val_accuracy']:.4f} |
+| training time (this machine's CPU) | {metrics['train_seconds']:.0f} s |
+
+## Reproduce
+
+    digits train --data path/to/mnist --out model/
+
+The same command twice gives test accuracy within 0.1%.
+`digits evaluate --data path/to/mnist` reports the accuracy above.
+
+## Limits
+
+Trained on MNIST only: isolated digits in the MNIST style. Crops from scans must be normalized
+first; letters and symbols are not a class and come out as some digit, usually with low
+confidence.
+"""
+    )

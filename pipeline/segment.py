@@ -1,0 +1,423 @@
+"""Page -> glyphs: binarize, deskew, remove form rules, components, merge, split, group.
+
+The core is pure (a grey array in, :class:`Glyph` records out). Every length in the config is
+in pixels of the page as decoded; boxes come back in those pixels too, even when the page was
+deskewed for the work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from pipeline.config import SegmentConfig
+from pipeline.normalize import normalize_mask
+
+Scorer = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) uint8 glyphs -> (N,) confidence
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One digit candidate: its box on the page, its ink, and its place in reading order.
+
+    ``x, y, w, h`` are page pixels (as decoded). ``mask`` is a (h', w') uint8 array, 255 = ink,
+    in the deskewed frame. ``line``, ``field`` and ``index`` are 1-based; fields are numbered in
+    reading order over the page, ``index`` is the position within the field.
+    """
+
+    x: int
+    y: int
+    w: int
+    h: int
+    mask: np.ndarray
+    line: int
+    field: int
+    index: int
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A connected piece of ink in the deskewed frame: box and its mask (h, w) uint8 0/255."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    mask: np.ndarray
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A removed horizontal form rule: x range and the row of its top edge."""
+
+    x0: int
+    x1: int
+    y: int
+
+
+def _check_gray(gray: np.ndarray) -> np.ndarray:
+    g = np.asarray(gray)
+    if g.ndim != 2 or g.dtype != np.uint8:
+        raise ValueError(f"gray: expected a 2-D uint8 array, got {g.dtype} with shape {g.shape}")
+    return g
+
+
+def binarize(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> np.ndarray:
+    """Ink mask robust to uneven light and grey paper: local background minus pixel, hysteresis.
+
+    Args:
+        gray: (H, W) uint8 page, dark ink on light paper (a mostly dark page is inverted first).
+
+    Returns:
+        (H, W) uint8, 255 = ink.
+
+    Example:
+        >>> page = np.full((60, 60), 200, np.uint8); page[20:40, 28:32] = 40
+        >>> int(binarize(page)[30, 30]), int(binarize(page)[5, 5])
+        (255, 0)
+    """
+    g = _check_gray(gray)
+    if g.size == 0:
+        return np.zeros_like(g)
+    if np.median(g) < 100:  # white ink on a dark page
+        g = 255 - g
+    # paper: grey closing (removes dark strokes narrower than the kernel) on a 1/4 image
+    f = 4 if min(g.shape) >= 64 else 1
+    small = cv2.resize(g, (max(1, g.shape[1] // f), max(1, g.shape[0] // f)), interpolation=cv2.INTER_AREA)
+    k = max(3, (cfg.background_kernel // f) | 1)
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    paper = cv2.blur(paper, (3, 3))
+    paper = cv2.resize(paper, (g.shape[1], g.shape[0]), interpolation=cv2.INTER_LINEAR)
+    ink = cv2.subtract(paper, g)
+    if int(ink.max()) < cfg.min_contrast:
+        return np.zeros_like(g)
+    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    strong = max(float(cfg.min_contrast), otsu)
+    weak = max(cfg.min_contrast * 0.6, strong * 0.5)
+    # hysteresis: weak pixels connected to strong ones
+    n, labels = cv2.connectedComponents((ink > weak).astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(labels[ink > strong])] = True
+    keep[0] = False
+    return np.where(keep[labels], 255, 0).astype(np.uint8)
+
+
+def estimate_skew(binary: np.ndarray, max_deg: float = 4.0) -> float:
+    """Page skew in degrees (rotate by it to level the page), by projection-profile sharpness.
+
+    Args:
+        binary: (H, W) uint8 ink mask.
+
+    Returns:
+        Angle in degrees in [-max_deg, max_deg] (counter-clockwise positive, OpenCV convention).
+    """
+    if binary.size == 0 or not binary.any():
+        return 0.0
+    f = 4 if min(binary.shape) >= 200 else 1
+    small = cv2.resize(binary, (binary.shape[1] // f, binary.shape[0] // f), interpolation=cv2.INTER_AREA)
+    h, w = small.shape
+    centre = (w / 2, h / 2)
+
+    def sharpness(angle: float) -> float:
+        m = cv2.getRotationMatrix2D(centre, angle, 1.0)
+        rows = cv2.warpAffine(small, m, (w, h), flags=cv2.INTER_LINEAR).sum(axis=1, dtype=np.float64)
+        return float(np.sum(np.diff(rows) ** 2))
+
+    coarse = np.arange(-max_deg, max_deg + 1e-9, 0.25)
+    best = max(coarse, key=sharpness)
+    fine = np.arange(best - 0.25, best + 0.25 + 1e-9, 0.05)
+    return float(max(fine, key=sharpness))
+
+
+def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tuple[np.ndarray, list[_Rule]]:
+    """Remove printed form rules: long thin horizontal lines, and the vertical bars of comb boxes.
+
+    Strokes that cross a removed rule are bridged again, so digits touching a line keep their ink.
+
+    Args:
+        binary: (H, W) uint8 ink mask, page level (deskewed).
+
+    Returns:
+        (cleaned mask, the horizontal rules found).
+    """
+    t = cfg.line_max_thickness
+    horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, cfg.line_min_length), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(horiz, connectivity=8)
+    rules: list[_Rule] = []
+    hmask = np.zeros_like(binary)
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if h <= t + 2 and area >= 0.5 * w:  # thin: a rule, not a filled block
+            hmask[labels == i] = 255
+            rules.append(_Rule(int(x), int(x + w), int(y)))
+    if not rules:
+        return binary, rules
+    # comb-box bars: thin vertical runs joining a rule above to a rule below
+    near = cv2.dilate(hmask, np.ones((2 * t + 1, 3), np.uint8))
+    vert = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((15, 1), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(vert, connectivity=8)
+    vmask = np.zeros_like(binary)
+    for i in range(1, n):
+        x, y, w, h, _ = stats[i]
+        if w <= t and near[y, x : x + w].any() and near[y + h - 1, x : x + w].any():
+            vmask[labels == i] = 255
+    # remove, then bridge strokes that crossed a removed rule
+    cleaned = cv2.bitwise_and(binary, cv2.bitwise_not(cv2.bitwise_or(hmask, vmask)))
+    bridge_v = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((t + 4, 1), np.uint8))
+    bridge_h = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((1, t + 4), np.uint8))
+    cleaned |= bridge_v & hmask
+    cleaned |= bridge_h & vmask
+    # lone fragments of the rule itself (its ragged edge) are dropped later as specks
+    return cleaned, rules
+
+
+def _parts(binary: np.ndarray, min_area: int) -> list[_Part]:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    parts = []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if area >= min_area:
+            mask = np.where(labels[y : y + h, x : x + w] == i, 255, 0).astype(np.uint8)
+            parts.append(_Part(x, y, w, h, mask))
+    return parts
+
+
+def _union(a: _Part, b: _Part) -> _Part:
+    x, y = min(a.x, b.x), min(a.y, b.y)
+    w, h = max(a.x + a.w, b.x + b.w) - x, max(a.y + a.h, b.y + b.h) - y
+    mask = np.zeros((h, w), np.uint8)
+    for p in (a, b):
+        mask[p.y - y : p.y - y + p.h, p.x - x : p.x - x + p.w] |= p.mask
+    return _Part(x, y, w, h, mask)
+
+
+def merge_parts(parts: list[_Part], cfg: SegmentConfig = SegmentConfig()) -> list[_Part]:
+    """Join the broken pieces of one digit (the detached top of a 5, an open 4).
+
+    Two parts merge when they overlap horizontally by ``merge_overlap`` of the narrower, lie
+    close vertically, and the union is still digit-shaped (not wider than ~1.1 x its height).
+    """
+    parts = sorted(parts, key=lambda p: -p.mask.size)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(parts)):
+            for j in range(i + 1, len(parts)):
+                a, b = parts[i], parts[j]
+                ovx = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+                if ovx < cfg.merge_overlap * min(a.w, b.w):
+                    continue
+                gap = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)
+                big, small = (a, b) if a.h >= b.h else (b, a)
+                if gap > 0.4 * big.h:
+                    continue
+                u = _union(a, b)
+                if u.w > 1.1 * u.h or u.h > 1.6 * big.h:
+                    continue
+                if small.h >= 0.6 * big.h and ovx < 0.8 * min(a.w, b.w):
+                    continue  # two tall side-by-side strokes: likely two digits
+                parts[i] = u
+                del parts[j]
+                merged = True
+                break
+            if merged:
+                break
+    return parts
+
+
+def _cut(part: _Part, cuts: Sequence[int]) -> list[_Part]:
+    pieces = []
+    bounds = [0, *cuts, part.w]
+    for x0, x1 in zip(bounds[:-1], bounds[1:]):
+        m = part.mask[:, x0:x1]
+        ys, xs = np.nonzero(m)
+        if len(ys) == 0:
+            continue
+        y0, y1, a, b = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        pieces.append(_Part(part.x + x0 + int(a), part.y + int(y0), int(b - a), int(y1 - y0), m[y0:y1, a:b].copy()))
+    return pieces
+
+
+def _cut_points(part: _Part, n: int) -> list[int]:
+    """n-1 columns near the even split points where the ink is thinnest."""
+    profile = (part.mask > 0).sum(axis=0).astype(np.float64)
+    step = part.w / n
+    cuts = []
+    for k in range(1, n):
+        lo, hi = int(k * step - 0.3 * step), int(k * step + 0.3 * step) + 1
+        window = profile[max(lo, 1) : min(hi, part.w - 1)]
+        if len(window) == 0:
+            cuts.append(int(k * step))
+            continue
+        # thinnest column; ties broken towards the even split point
+        cols = np.arange(max(lo, 1), max(lo, 1) + len(window))
+        cuts.append(int(cols[np.lexsort((np.abs(cols - k * step), window))[0]]))
+    return cuts
+
+
+def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer | None = None) -> list[_Part]:
+    """Split a component much wider than a digit into touching digits.
+
+    Candidate splits into 2..4 pieces cut at the thinnest columns; with a ``scorer`` the one
+    whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
+    competing when it is not too wide; without one, the count comes from the aspect ratio.
+    """
+    if part.w <= cfg.split_aspect * part.h:
+        return [part]
+    most = int(np.clip(round(part.w / (0.45 * part.h)), 2, 6))
+    options = [_cut(part, _cut_points(part, n)) for n in range(2, most + 1)]
+    options = [o for o in options if len(o) > 1]
+    if not options:
+        return [part]
+    if scorer is None:
+        want = max(2, int(round(part.w / (0.7 * part.h))))
+        return min(options, key=lambda o: abs(len(o) - want))
+    if part.w <= 1.5 * part.h:
+        options.append([part])
+    glyphs = np.stack([normalize_mask(p.mask) for o in options for p in o])
+    conf = np.clip(scorer(glyphs), 1e-6, 1.0)
+    scores, at = [], 0
+    for o in options:
+        scores.append(float(np.exp(np.log(conf[at : at + len(o)]).mean())))
+        at += len(o)
+    return options[int(np.argmax(scores))]
+
+
+def _anchor(p: _Part, rules: list[_Rule]) -> int | None:
+    """Index of the rule this part is written on (just below it, or crossing its bottom), if any."""
+    best, best_d = None, None
+    for i, r in enumerate(rules):
+        if r.x0 - 0.2 * p.w <= p.cx <= r.x1 + 0.2 * p.w:
+            d = r.y - (p.y + p.h)
+            if -0.5 * p.h <= d <= 0.6 * p.h and (best_d is None or abs(d) < best_d):
+                best, best_d = i, abs(d)
+    return best
+
+
+def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[list[_Part]]:
+    """Runs of digits on one line -> fields (each sorted left to right)."""
+    n = len(parts)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    anchors = [_anchor(p, rules) for p in parts]
+    order = sorted(range(n), key=lambda i: parts[i].x)
+    for a_pos, i in enumerate(order):
+        a = parts[i]
+        for j in order[a_pos + 1 :]:
+            b = parts[j]
+            hm = max(a.h, b.h)
+            gap = b.x - (a.x + a.w)
+            if gap > cfg.box_gap * hm:
+                break
+            ovy = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+            if ovy < 0.5 * min(a.h, b.h) or hm > 2.5 * min(a.h, b.h):
+                continue
+            same = anchors[i] is not None and anchors[i] == anchors[j]
+            differ = anchors[i] is not None and anchors[j] is not None and anchors[i] != anchors[j]
+            if differ or gap > (cfg.box_gap if same else cfg.field_gap) * hm:
+                continue
+            parent[find(j)] = find(i)
+    groups: dict[int, list[_Part]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(parts[i])
+    fields = []
+    for g in groups.values():
+        g.sort(key=lambda p: p.x)
+        if len(g) > 1:  # specks beside real digits
+            med = float(np.median([p.h for p in g]))
+            g = [p for p in g if p.h >= cfg.speck_ratio * med]
+        fields.append(g)
+    return fields
+
+
+def _reading_order(fields: list[list[_Part]]) -> list[tuple[int, list[_Part]]]:
+    """Fields -> (line number, field) in reading order: lines top to bottom, fields left to right."""
+    def box(f: list[_Part]) -> tuple[int, int]:
+        return min(p.y for p in f), max(p.y + p.h for p in f)
+
+    lines: list[list[list[_Part]]] = []
+    bands: list[tuple[float, float]] = []
+    for f in sorted(fields, key=lambda f: sum(box(f)) / 2):
+        top, bottom = box(f)
+        mid = (top + bottom) / 2
+        if bands and bands[-1][0] <= mid <= bands[-1][1]:
+            lines[-1].append(f)
+        else:
+            lines.append([f])
+            bands.append((top, bottom))
+    ordered = []
+    for no, line in enumerate(lines, start=1):
+        for f in sorted(line, key=lambda f: min(p.x for p in f)):
+            ordered.append((no, f))
+    return ordered
+
+
+def _is_blob(p: _Part) -> bool:
+    """A solid dot or smudge: dense ink, not tall and thin like a 1."""
+    fill = float((p.mask > 0).mean())
+    return fill > 0.75 and p.h < 2.5 * p.w
+
+
+def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer | None = None) -> list[Glyph]:
+    """Find the handwritten digit candidates on a page, in reading order.
+
+    Args:
+        gray: (H, W) uint8 page, dark ink on light paper (or fully inverted).
+        cfg: tunables.
+        scorer: optional classifier confidence for choosing how to split touching digits.
+
+    Returns:
+        Glyphs with page-pixel boxes, grouped into lines and fields. A blank page gives [].
+
+    Example:
+        >>> page = np.full((200, 300), 255, np.uint8)
+        >>> segment(page)
+        []
+    """
+    g = _check_gray(gray)
+    if g.size == 0 or min(g.shape) < 8:
+        return []
+    binary = binarize(g, cfg)
+    angle = estimate_skew(binary, cfg.max_skew_deg)
+    h, w = binary.shape
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    if abs(angle) >= 0.2:
+        binary = cv2.warpAffine(binary, rot, (w, h), flags=cv2.INTER_LINEAR)
+        binary = np.where(binary > 127, 255, 0).astype(np.uint8)
+    cleaned, rules = remove_rules(binary, cfg)
+    parts = merge_parts(_parts(cleaned, min_area=6), cfg)
+    parts = [
+        p for p in parts
+        if p.h >= cfg.min_height and p.h <= cfg.max_height and int((p.mask > 0).sum()) >= cfg.min_area and not _is_blob(p)
+    ]
+    parts = [q for p in parts for q in split_wide(p, cfg, scorer)]
+    back = cv2.invertAffineTransform(rot)
+    glyphs = []
+    for field_no, (line_no, field) in enumerate(_reading_order(_group(parts, rules, cfg)), start=1):
+        for index, p in enumerate(field, start=1):
+            x, y, bw, bh = _to_page(p, back, (h, w)) if abs(angle) >= 0.2 else (p.x, p.y, p.w, p.h)
+            glyphs.append(Glyph(x, y, bw, bh, p.mask, line_no, field_no, index))
+    return glyphs
+
+
+def _to_page(p: _Part, back: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Box of a deskewed part in page pixels: the axis-aligned box of its rotated ink."""
+    ys, xs = np.nonzero(p.mask)
+    pts = np.stack([xs + p.x + 0.5, ys + p.y + 0.5, np.ones(len(xs))])
+    px, py = back @ pts
+    x0, y0 = int(np.clip(np.floor(px.min()), 0, shape[1] - 1)), int(np.clip(np.floor(py.min()), 0, shape[0] - 1))
+    x1, y1 = int(np.clip(np.ceil(px.max()), x0 + 1, shape[1])), int(np.clip(np.ceil(py.max()), y0 + 1, shape[0]))
+    return x0, y0, x1 - x0, y1 - y0

@@ -1,0 +1,81 @@
+"""MNIST loading: IDX (gz and raw), npz, corrupt and wrong-shaped files, nothing found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.data import DataError, load_mnist, read_idx
+from tests.conftest import fake_mnist, write_idx
+
+
+def test_read_idx_roundtrip_gz_and_raw(tmp_path: Path) -> None:
+    a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    assert np.array_equal(read_idx(write_idx(tmp_path / "a.gz", a)), a)
+    assert np.array_equal(read_idx(write_idx(tmp_path / "a", a, gz=False)), a)
+
+
+@pytest.mark.parametrize(
+    "payload, problem",
+    [(b"", "too short"), (b"\x00\x00\x0d\x03" + b"\x00" * 12, "bad magic"),
+     (b"\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", "header says")],
+)
+def test_read_idx_rejects_corrupt_files(tmp_path: Path, payload: bytes, problem: str) -> None:
+    path = tmp_path / "broken-idx1-ubyte"
+    path.write_bytes(payload)
+    with pytest.raises(DataError, match=problem) as e:
+        read_idx(path)
+    assert str(path) in str(e.value)
+
+
+def test_truncated_gzip_names_the_file(tmp_path: Path) -> None:
+    path = write_idx(tmp_path / "x.gz", np.zeros((10, 28, 28), np.uint8))
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(DataError, match="cannot read"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_load_idx_folder(tmp_path: Path, gz: bool) -> None:
+    m = load_mnist(fake_mnist(tmp_path / "mnist", gz=gz))
+    assert m.x_train.shape == (60_000, 28, 28) and m.y_test.shape == (10_000,)
+    assert m.x_train.dtype == np.uint8 and 0 <= m.y_train.min() and m.y_train.max() <= 9
+    assert len(m.hashes) == 4
+
+
+def test_load_npz_file_and_folder(tmp_path: Path) -> None:
+    z = np.zeros
+    np.savez(tmp_path / "mnist.npz", x_train=z((60_000, 28, 28), np.uint8), y_train=z(60_000, np.uint8),
+             x_test=z((10_000, 28, 28), np.uint8), y_test=z(10_000, np.uint8))
+    assert load_mnist(tmp_path / "mnist.npz").x_test.shape == (10_000, 28, 28)
+    assert load_mnist(tmp_path).source.endswith("mnist.npz")
+
+
+def test_wrong_shapes_and_labels_fail_clearly(tmp_path: Path) -> None:
+    z = np.zeros
+    np.savez(tmp_path / "small.npz", x_train=z((100, 28, 28), np.uint8), y_train=z(100, np.uint8),
+             x_test=z((10_000, 28, 28), np.uint8), y_test=z(10_000, np.uint8))
+    with pytest.raises(DataError, match=r"x_train has shape \(100, 28, 28\), expected \(60000, 28, 28\)"):
+        load_mnist(tmp_path / "small.npz")
+    y = z(10_000, np.uint8)
+    y[0] = 11
+    np.savez(tmp_path / "labels.npz", x_train=z((60_000, 28, 28), np.uint8), y_train=z(60_000, np.uint8),
+             x_test=z((10_000, 28, 28), np.uint8), y_test=y)
+    with pytest.raises(DataError, match="labels outside 0-9"):
+        load_mnist(tmp_path / "labels.npz")
+    np.savez(tmp_path / "keys.npz", images=z(3))
+    with pytest.raises(DataError, match="lacks array"):
+        load_mnist(tmp_path / "keys.npz")
+
+
+def test_missing_data_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import model.data as data
+
+    monkeypatch.setattr(data, "default_locations", lambda: [tmp_path / "nowhere"])
+    with pytest.raises(DataError) as e:
+        load_mnist(download=False)
+    assert str(tmp_path / "nowhere") in str(e.value) and "--data" in str(e.value)
+    with pytest.raises(DataError, match="no such file or folder"):
+        load_mnist(tmp_path / "missing")

@@ -1,0 +1,76 @@
+"""The network, the shipped model's files and runtimes, the predictor's contract."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.contract import to_input
+from model.store import DEFAULT_MODEL, ModelError, load_keras, read_metadata, sha256_file
+
+
+def test_network_shapes_and_softmax() -> None:
+    from model.network import build_network
+
+    net = build_network()
+    assert net.input_shape == (None, 28, 28, 1) and net.output_shape == (None, 10)
+    assert net.count_params() < 300_000
+    probs = np.asarray(net(np.random.default_rng(0).random((4, 28, 28, 1), np.float32), training=False))
+    assert probs.shape == (4, 10) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_to_input_contract() -> None:
+    x = to_input(np.full((3, 28, 28), 255, np.uint8))
+    assert x.shape == (3, 28, 28, 1) and x.dtype == np.float32 and x.max() == 1.0
+    with pytest.raises(ValueError, match="images"):
+        to_input(np.zeros((3, 32, 32)))
+
+
+def test_shipped_model_metadata_matches_files() -> None:
+    meta = read_metadata(DEFAULT_MODEL)
+    assert meta["sha256"] == sha256_file(DEFAULT_MODEL)
+    assert meta["tflite"]["sha256"] == sha256_file(DEFAULT_MODEL.with_suffix(".tflite"))
+    assert meta["metrics"]["test_accuracy"] >= 0.996
+    assert DEFAULT_MODEL.stat().st_size < 5 * 2**20
+
+
+def test_classifier_probabilities(classifier, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    x, y = mnist_test
+    p = classifier.predict(x[:500])
+    assert np.allclose(p.probs.sum(axis=1), 1.0, atol=1e-4)
+    assert (p.confidence >= p.alt_confidence).all() and (p.digit != p.alt_digit).all()
+    assert (p.digit == y[:500]).mean() >= 0.99
+    empty = classifier.predict(np.zeros((0, 28, 28), np.uint8))
+    assert len(empty) == 0 and empty.probs.shape == (0, 10)
+
+
+def test_fast_runtime_agrees_with_keras_on_a_probe_batch(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    from model.runtime import load_runtime
+
+    probe = to_input(mnist_test[0][:256])
+    fast, name = load_runtime(DEFAULT_MODEL, "litert")
+    slow, _ = load_runtime(DEFAULT_MODEL, "keras")
+    assert name == "litert"
+    a, b = fast(probe), slow(probe)
+    assert np.abs(a - b).max() < 1e-4 and (a.argmax(1) == b.argmax(1)).all()
+
+
+def test_missing_truncated_and_tampered_models_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        load_keras(tmp_path / "none.keras")
+    copy = tmp_path / "digits.keras"
+    shutil.copy(DEFAULT_MODEL, copy)
+    shutil.copy(DEFAULT_MODEL.with_suffix(".json"), tmp_path / "digits.json")
+    copy.write_bytes(copy.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="sha256 does not match") as e:
+        load_keras(copy)
+    assert str(copy) in str(e.value)
+    meta = json.loads((tmp_path / "digits.json").read_text())
+    meta["sha256"] = sha256_file(copy)
+    (tmp_path / "digits.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="cannot load model"):
+        load_keras(copy)
