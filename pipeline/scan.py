@@ -64,6 +64,45 @@ def iter_pages(paths: Iterable[Path], cfg: Config, stats: Stats) -> Iterator[Pag
             t = time.perf_counter()
 
 
+def _looks_printed(glyphs: list[Glyph], conf: np.ndarray) -> bool:
+    """Printed words: letters read as digits with middling confidence, or machine-regular
+    (one exact baseline, tight even spacing), which handwriting is not."""
+    if len(glyphs) < 3:
+        return False
+    h = max(g.h for g in glyphs)
+    bottoms = np.array([g.y + g.h for g in glyphs], float)
+    regular = np.median(np.abs(bottoms - np.median(bottoms))) <= 0.01 * h
+    xs = sorted(glyphs, key=lambda g: g.x)
+    gaps = np.array([b.x - (a.x + a.w) for a, b in zip(xs[:-1], xs[1:])], float)
+    tight = np.median(gaps) < 0.12 * h
+    return bool(conf.mean() < 0.75 or (conf < 0.6).mean() > 0.4 or (regular and tight))
+
+
+def printed_fields(glyphs: list[Glyph], conf: np.ndarray) -> set[int]:
+    """Fields that belong to printed text: neighbouring fields on one line of similar height
+    are taken together as a phrase (the words of a label), judged by :func:`_looks_printed`."""
+    by_field: dict[int, list[int]] = {}
+    for i, g in enumerate(glyphs):
+        by_field.setdefault(g.field, []).append(i)
+    boxes = {f: (glyphs[idx[0]].line, min(glyphs[i].x for i in idx), max(glyphs[i].x + glyphs[i].w for i in idx),
+                 float(np.median([glyphs[i].h for i in idx]))) for f, idx in by_field.items()}
+    phrases: list[list[int]] = []
+    for f in sorted(boxes, key=lambda f: (boxes[f][0], boxes[f][1])):
+        line, x0, _, h = boxes[f]
+        if phrases:
+            pl, _, px1, ph = boxes[phrases[-1][-1]]
+            if pl == line and x0 - px1 <= 1.5 * max(h, ph) and max(h, ph) <= 1.4 * min(h, ph):
+                phrases[-1].append(f)
+                continue
+        phrases.append([f])
+    printed: set[int] = set()
+    for phrase in phrases:
+        idx = [i for f in phrase for i in by_field[f]]
+        if _looks_printed([glyphs[i] for i in idx], conf[idx]):
+            printed.update(phrase)
+    return printed
+
+
 def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Digit and field rows of a classified page; fields that read as printed text are dropped.
 
@@ -77,9 +116,10 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
     for i, g in enumerate(r.glyphs):
         by_field.setdefault(g.field, []).append(i)
     digits, fields, dropped, number = [], [], 0, 0
-    for idx in by_field.values():
+    printed = printed_fields(r.glyphs, p.confidence)
+    for f, idx in by_field.items():
         conf = p.confidence[idx]
-        if (conf < sc.text_threshold).mean() > sc.text_share:
+        if f in printed or (conf < sc.text_threshold).mean() > sc.text_share:
             dropped += 1
             continue
         number += 1

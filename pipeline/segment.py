@@ -148,7 +148,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
         (cleaned mask, the horizontal rules found).
     """
     t = cfg.line_max_thickness
-    horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, cfg.line_min_length), np.uint8))
+    horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, cfg.line_min_length | 1), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(horiz, connectivity=8)
     rules: list[_Rule] = []
     hmask = np.zeros_like(binary)
@@ -277,9 +277,11 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     if not options:
         return [part]
     if scorer is None:
+        if part.w <= 1.6 * part.h:  # without a classifier to judge, only clearly double-wide parts
+            return [part]
         want = max(2, int(round(part.w / (0.7 * part.h))))
         return min(options, key=lambda o: abs(len(o) - want))
-    if part.w <= 1.5 * part.h:
+    if part.w <= 1.6 * part.h:
         options.append([part])
     glyphs = np.stack([normalize_mask(p.mask) for o in options for p in o])
     conf = np.clip(scorer(glyphs), 1e-6, 1.0)

@@ -1,0 +1,133 @@
+"""Segmentation hazards, each a small drawn page with an exact expected outcome."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.config import SegmentConfig
+from pipeline.segment import binarize, estimate_skew, remove_rules, segment
+from tests.conftest import digit_ink, draw_digits
+
+CFG = SegmentConfig()
+
+
+def _pick(mnist_test, digits: str, start: int = 0) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+    """The first MNIST test images (from ``start``) showing the wanted digits, in order."""
+    x, y = mnist_test
+    out = []
+    for ch in digits:
+        i = int(np.flatnonzero(y[start:] == int(ch))[0]) + start
+        out.append(x[i])
+    return out
+
+
+def _fields(glyphs) -> list[list[int]]:  # type: ignore[no-untyped-def]
+    by: dict[int, list[int]] = {}
+    for g in glyphs:
+        by.setdefault(g.field, []).append(g.index)
+    return [by[k] for k in sorted(by)]
+
+
+def test_blank_and_tiny_pages_give_nothing() -> None:
+    assert segment(np.full((800, 600), 235, np.uint8)) == []
+    assert segment(np.zeros((800, 600), np.uint8)) == []
+    assert segment(np.full((3, 3), 255, np.uint8)) == []
+    noisy = np.random.default_rng(0).normal(200, 6, (600, 600)).clip(0, 255).astype(np.uint8)
+    assert segment(noisy) == []
+
+
+def test_one_field_in_reading_order(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    page = np.full((400, 800), 240, np.uint8)
+    boxes = draw_digits(page, [digit_ink(m, 60) for m in _pick(mnist_test, "40213")], 100, 200, gap=12)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
+    for g, (x, y, w, h) in zip(glyphs, boxes):
+        assert abs(g.x - x) <= 2 and abs(g.y - y) <= 2 and abs(g.w - w) <= 3 and abs(g.h - h) <= 3
+
+
+def test_ruled_line_is_removed_but_touching_digits_stay(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    page = np.full((400, 900), 245, np.uint8)
+    draw_digits(page, [digit_ink(m, 60) for m in _pick(mnist_test, "7193")], 150, 202, gap=14)
+    cv2.line(page, (60, 200), (800, 200), 20, 3)  # the digits sit on, and cross, the rule
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    assert all(g.w < 80 for g in glyphs)  # no glyph carries the rule
+    assert all(g.h >= 50 for g in glyphs)  # the strokes that touch the rule are kept
+
+
+def test_comb_boxes_read_as_one_field_of_five(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    page = np.full((400, 900), 250, np.uint8)
+    x0, y0, box = 100, 100, 90
+    for k in range(6):
+        cv2.line(page, (x0 + k * box, y0), (x0 + k * box, y0 + box), 40, 2)
+    cv2.line(page, (x0, y0), (x0 + 5 * box, y0), 40, 2)
+    cv2.line(page, (x0, y0 + box), (x0 + 5 * box, y0 + box), 40, 2)
+    for k, m in enumerate(_pick(mnist_test, "58207")):
+        ink = digit_ink(m, 62)
+        draw_digits(page, [ink], x0 + k * box + (box - ink.shape[1]) // 2, y0 + box - 10, gap=0)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
+    assert all(g.h < 80 and g.w < 80 for g in glyphs)
+
+
+def test_touching_digits_are_split(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    page = np.full((300, 600), 240, np.uint8)
+    a, b = (digit_ink(m, 70) for m in _pick(mnist_test, "38"))
+    draw_digits(page, [a, b], 100, 200, gap=-4)  # overlapping by 4 px: one component
+    n, _ = cv2.connectedComponents((page < 128).astype(np.uint8))
+    assert n - 1 == 1
+    glyphs = segment(page, scorer=lambda x: classifier.predict(x).confidence)
+    assert len(glyphs) == 2 and _fields(glyphs) == [[1, 2]]
+    crops = np.stack([__import__("pipeline.normalize").normalize.normalize_mask(g.mask) for g in glyphs])
+    assert list(classifier.predict(crops).digit) == [3, 8]
+
+
+def test_broken_stroke_is_merged(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    page = np.full((300, 500), 240, np.uint8)
+    five = digit_ink(_pick(mnist_test, "5")[0], 80)
+    five[int(0.2 * five.shape[0]) : int(0.2 * five.shape[0]) + 5, :] = 0  # cut the top bar off
+    draw_digits(page, [five], 200, 200, gap=0)
+    assert len(segment(page)) == 1
+
+
+def test_specks_and_uneven_light_are_ignored(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    h, w = 500, 900
+    yy, xx = np.mgrid[:h, :w]
+    page = (215 - 70 * (xx / w) - 30 * (yy / h)).astype(np.uint8)  # grey, darker to the right
+    draw_digits(page, [digit_ink(m, 55) for m in _pick(mnist_test, "692")], 120, 250, gap=10, ink=20)
+    draw_digits(page, [digit_ink(m, 55) for m in _pick(mnist_test, "14")], 650, 250, gap=10, ink=20)
+    rng = np.random.default_rng(1)
+    for _ in range(60):  # dust
+        cv2.circle(page, (int(rng.integers(0, w)), int(rng.integers(300, h))), int(rng.integers(1, 3)), 30, -1)
+    assert _fields(segment(page)) == [[1, 2, 3], [1, 2]]
+
+
+@pytest.mark.parametrize("angle", [-3.0, 3.0])
+def test_skewed_page_keeps_fields(mnist_test, angle: float) -> None:  # type: ignore[no-untyped-def]
+    page = np.full((700, 1200), 240, np.uint8)
+    draw_digits(page, [digit_ink(m, 50) for m in _pick(mnist_test, "123456")], 150, 250, gap=10)
+    draw_digits(page, [digit_ink(m, 50) for m in _pick(mnist_test, "7890", 100)], 150, 450, gap=10)
+    cv2.line(page, (100, 252), (1100, 252), 30, 2)
+    rot = cv2.getRotationMatrix2D((600, 350), angle, 1.0)
+    page = cv2.warpAffine(page, rot, (1200, 700), borderValue=240)
+    assert abs(estimate_skew(binarize(page)) + angle) < 0.5
+    assert _fields(segment(page)) == [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4]]
+
+
+def test_fields_on_a_line_split_at_wide_gaps_and_sizes_vary(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    page = np.full((700, 1400), 240, np.uint8)
+    draw_digits(page, [digit_ink(m, 18) for m in _pick(mnist_test, "31")], 100, 200, gap=4)
+    draw_digits(page, [digit_ink(m, 18) for m in _pick(mnist_test, "42")], 300, 200, gap=4)
+    draw_digits(page, [digit_ink(m, 190) for m in _pick(mnist_test, "7")], 600, 600, gap=0)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2], [1, 2], [1]]
+    assert glyphs[-1].h > 150
+
+
+def test_remove_rules_reports_the_rule() -> None:
+    page = np.zeros((100, 400), np.uint8)
+    page[50:53, 20:380] = 255
+    cleaned, rules = remove_rules(page)
+    assert cleaned.max() == 0 and len(rules) == 1 and rules[0].x0 == 20 and rules[0].x1 == 380
