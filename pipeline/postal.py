@@ -102,7 +102,7 @@ class PostalConfig:
     digit_threshold: float = 0.35  # a glyph read under this confidence does not count as a digit
     search_lines: int = 2  # lines searched for the code, from the bottom of the address block up
     tall: float = 0.65  # glyphs shorter than this x the line's digit height are not digits (lowercase letters)
-    split_gap: float = 0.55  # a gap wider than this x digit height ends a digit group (ZIP | +4)
+    split_gap: float = 0.75  # a gap wider than this x digit height ends a digit group (ZIP | +4)
     group_gap: float = 1.6  # groups further apart than this x digit height are separate numbers
     work_width: int = 1800  # wider images are scaled down to this width for the work (coordinates are not)
     batch_size: int = 512
@@ -442,7 +442,7 @@ class Token:
     """A glyph of a line with its reading; ``box`` in page pixels."""
 
     box: Box
-    digit: int
+    digit: int  # -1 for a mark that is not read (a short flat component: maybe a hyphen)
     confidence: float
 
 
@@ -502,7 +502,7 @@ def digit_runs(tokens: Sequence[Token], cfg: PostalConfig) -> list[list[Group]]:
             if any(min(x + w, b[0] + b[2]) - max(x, b[0]) >= 0.4 * w for b in glyph_boxes):
                 continue  # a loose part of a digit beside it (the flag of a 5), not a mark of its own
             near = min(glyph_boxes, key=lambda b: abs(b[0] + b[2] / 2 - x - w / 2)) if glyph_boxes else None
-            hyphen = (near is not None and h < 0.5 * ref_h and w >= 1.2 * h
+            hyphen = (near is not None and h < 0.4 * ref_h and w >= 0.7 * h
                       and near[1] + 0.2 * near[3] <= y + h / 2 <= near[1] + 0.8 * near[3])
             if group:
                 run.append(group)
@@ -671,10 +671,16 @@ class PostalReader:
         own = np.isin(labels[y0:y1, x0:x1], ln.labels)
         crop = np.where(own, 0, 255).astype(np.uint8)
         glyphs = segment(crop, self.segment_cfg, lambda g: self.predict(g)[1])
-        if not glyphs:
-            return []
-        digits, conf = self.predict(np.stack([normalize_mask(g.mask) for g in glyphs]))
-        return [Token((x0 + g.x, y0 + g.y, g.w, g.h), int(d), float(c)) for g, d, c in zip(glyphs, digits, conf)]
+        tokens: list[Token] = []
+        if glyphs:
+            digits, conf = self.predict(np.stack([normalize_mask(g.mask) for g in glyphs]))
+            tokens = [Token((x0 + g.x, y0 + g.y, g.w, g.h), int(d), float(c)) for g, d, c in zip(glyphs, digits, conf)]
+        # short flat components (hyphens) that the segmenter drops as specks or blobs: kept as marks
+        n, _, stats, _ = cv2.connectedComponentsWithStats(own.astype(np.uint8), connectivity=8)
+        for bx, by, bw, bh, area in stats[1:]:
+            if 2 <= bh < 0.45 * ln.height and bh * 0.7 <= bw <= 2.5 * ln.height and area >= 6:
+                tokens.append(Token((x0 + int(bx), y0 + int(by), int(bw), int(bh)), -1, 0.0))
+        return tokens
 
 
 def classifier_predict(clf: Any) -> Predict:

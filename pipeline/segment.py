@@ -136,22 +136,50 @@ def estimate_skew(binary: np.ndarray, max_deg: float = 4.0) -> float:
     return float(max(fine, key=sharpness))
 
 
-def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tuple[np.ndarray, list[_Rule]]:
-    """Remove printed form rules: long thin horizontal lines, and the vertical bars of comb boxes.
+def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule]]:
+    """Printed boxes of any size (single boxes, comb rows): components whose top and bottom rows
+    and a side column are filled edge to edge. Returns their horizontal and vertical line pixels
+    (full rows and full columns of the component) and each box row's bottom line as a rule."""
+    hmask, vmask = np.zeros_like(binary), np.zeros_like(binary)
+    rules: list[_Rule] = []
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if w < 12 or h < 12 or area > 0.5 * w * h:
+            continue
+        m = labels[y : y + h, x : x + w] == i
+        full_r = m.sum(axis=1) >= 0.85 * w
+        full_c = m.sum(axis=0) >= 0.85 * h
+        band_r, band_c = max(2, h // 6), max(2, w // 6)
+        if not (full_r[:band_r].any() and full_r[-band_r:].any() and (full_c[:band_c].any() or full_c[-band_c:].any())):
+            continue
+        # the rows/columns next to a full one that are mostly ink belong to the (thick, antialiased) line
+        near_r = (m.sum(axis=1) >= 0.5 * w) & (np.convolve(full_r, [1, 1, 1], "same") > 0)
+        near_c = (m.sum(axis=0) >= 0.5 * h) & (np.convolve(full_c, [1, 1, 1], "same") > 0)
+        hmask[y : y + h, x : x + w][near_r, :] = np.where(m[near_r, :], 255, 0)
+        vmask[y : y + h, x : x + w][:, near_c] = np.where(m[:, near_c], 255, 0)
+        bottom = int(np.flatnonzero(full_r)[-1])
+        rules.append(_Rule(x, x + w, y + bottom))
+    return hmask, vmask, rules
 
-    Strokes that cross a removed rule are bridged again, so digits touching a line keep their ink.
+
+def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tuple[np.ndarray, list[_Rule]]:
+    """Remove printed form structure: long thin horizontal rules, the bars of comb boxes joining
+    two rules, and printed boxes of any size.
+
+    Strokes that cross a removed line are bridged again, so digits touching a line keep their ink.
 
     Args:
         binary: (H, W) uint8 ink mask, page level (deskewed).
 
     Returns:
-        (cleaned mask, the horizontal rules found).
+        (cleaned mask, the horizontal rules found: long rules and the bottom lines of boxes).
     """
     t = cfg.line_max_thickness
+    fh, fv, rules = _frames(binary)
     horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, cfg.line_min_length | 1), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(horiz, connectivity=8)
-    rules: list[_Rule] = []
-    hmask = np.zeros_like(binary)
+    hmask = fh.copy()
     for i in range(1, n):
         x, y, w, h, area = stats[i]
         if h <= t + 2 and area >= 0.5 * w:  # thin: a rule, not a filled block
@@ -163,18 +191,17 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
     near = cv2.dilate(hmask, np.ones((2 * t + 1, 3), np.uint8))
     vert = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((15, 1), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(vert, connectivity=8)
-    vmask = np.zeros_like(binary)
+    vmask = fv.copy()
     for i in range(1, n):
         x, y, w, h, _ = stats[i]
         if w <= t and near[y, x : x + w].any() and near[y + h - 1, x : x + w].any():
             vmask[labels == i] = 255
-    # remove, then bridge strokes that crossed a removed rule
+    # remove, then bridge strokes that crossed a removed line
     cleaned = cv2.bitwise_and(binary, cv2.bitwise_not(cv2.bitwise_or(hmask, vmask)))
     bridge_v = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((t + 4, 1), np.uint8))
     bridge_h = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((1, t + 4), np.uint8))
     cleaned |= bridge_v & hmask
     cleaned |= bridge_h & vmask
-    # lone fragments of the rule itself (its ragged edge) are dropped later as specks
     return cleaned, rules
 
 
@@ -373,6 +400,14 @@ def _is_blob(p: _Part) -> bool:
     return fill > 0.75 and p.h < 2.5 * p.w
 
 
+def _is_tick(p: _Part, rules: list[_Rule], t: int) -> bool:
+    """A printed tick of a comb field: a solid, straight, thin vertical bar standing on a rule."""
+    if float((p.mask > 0).mean()) < 0.7 or p.w > max(4, 0.2 * p.h):
+        return False
+    bottom = p.y + p.h
+    return any(r.x0 - t <= p.cx <= r.x1 + t and -t <= r.y - bottom <= t + 2 for r in rules)
+
+
 def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer | None = None) -> list[Glyph]:
     """Find the handwritten digit candidates on a page, in reading order.
 
@@ -396,14 +431,15 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
     angle = estimate_skew(binary, cfg.max_skew_deg)
     h, w = binary.shape
     rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    if abs(angle) >= 0.2:
-        binary = cv2.warpAffine(binary, rot, (w, h), flags=cv2.INTER_LINEAR)
-        binary = np.where(binary > 127, 255, 0).astype(np.uint8)
+    if abs(angle) >= 0.2:  # level the grey page, not the mask: rules stay straight and solid
+        paper = int(np.median(g))
+        binary = binarize(cv2.warpAffine(g, rot, (w, h), flags=cv2.INTER_LINEAR, borderValue=paper), cfg)
     cleaned, rules = remove_rules(binary, cfg)
     parts = merge_parts(_parts(cleaned, min_area=6), cfg)
     parts = [
         p for p in parts
-        if p.h >= cfg.min_height and p.h <= cfg.max_height and int((p.mask > 0).sum()) >= cfg.min_area and not _is_blob(p)
+        if p.h >= cfg.min_height and p.h <= cfg.max_height and int((p.mask > 0).sum()) >= cfg.min_area
+        and not _is_blob(p) and not _is_tick(p, rules, cfg.line_max_thickness)
     ]
     parts = [q for p in parts for q in split_wide(p, cfg, scorer)]
     back = cv2.invertAffineTransform(rot)
