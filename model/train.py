@@ -4,7 +4,6 @@ test metrics, the saved artifacts (``.keras``, ``.tflite``, metadata JSON, curve
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -22,11 +21,11 @@ from model.store import MODEL_NAME, sha256_file, write_metadata
 class TrainConfig:
     """Every tunable of a training run (``configs/train.toml`` mirrors these)."""
 
-    epochs: int = 30
+    epochs: int = 24
     batch_size: int = 128
     learning_rate: float = 1e-3
-    lr_decay: float = 0.9  # learning rate multiplied by this after each epoch
-    clean_epochs: int = 2  # the last epochs see un-augmented images (settles batch-norm statistics)
+    lr_decay: float = 0.87  # learning rate multiplied by this after each epoch
+    clean_epochs: int = 4  # the last epochs see un-augmented images (settles batch-norm statistics)
     seed: int = 1
     validation_size: int = 5000  # images held out of the 60k training set for checkpointing
     early_stopping_patience: int = 0  # 0: off
@@ -142,6 +141,7 @@ def train(cfg: TrainConfig, data: Mnist, out_dir: Path, quiet: bool = False) -> 
 
     start = time.perf_counter()
     keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
     out_dir.mkdir(parents=True, exist_ok=True)
 
     # split: a fixed, seeded validation subset of the training images
@@ -154,7 +154,8 @@ def train(cfg: TrainConfig, data: Mnist, out_dir: Path, quiet: bool = False) -> 
 
     clean = tf.data.Dataset.from_tensor_slices((x_train, y_train))
     clean = clean.shuffle(len(x_train), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
-    ds = clean.map(_augmenter(cfg), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True) if cfg.augment else clean
+    # one augmentation call at a time: the random transforms are drawn in a fixed order (reproducible)
+    ds = clean.map(_augmenter(cfg), num_parallel_calls=1) if cfg.augment else clean
     n_clean = min(cfg.clean_epochs, cfg.epochs - 1) if cfg.augment else 0
     steps = int(np.ceil(len(x_train) / cfg.batch_size))
 
@@ -302,7 +303,8 @@ model holds up on pen strokes thinner or thicker than MNIST's.
 
     digits train --data path/to/mnist --out model/
 
-The same command twice gives test accuracy within 0.1%.
+Seeds (Python, NumPy, TensorFlow, augmentation, data split) are fixed by `seed`; the tests train
+the tiny recipe twice and check the two runs agree.
 `digits evaluate --data path/to/mnist` reports the accuracy above.
 
 ## Limits

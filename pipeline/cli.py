@@ -160,7 +160,6 @@ def evaluate(
     _setup(quiet)
     import json
 
-    import numpy as np
 
     from model.data import DataError, load_mnist
     from model.evaluate import evaluate as score
@@ -274,7 +273,6 @@ def segment(
     """Segmentation only: write each glyph as a 28x28 PNG and its raw crop, with manifest.csv."""
     _setup(quiet)
     import cv2
-    import numpy as np
     from tqdm import tqdm
 
     from pipeline.export import ERROR_COLUMNS, CsvSink

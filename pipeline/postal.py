@@ -33,7 +33,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -47,7 +47,14 @@ POSTAL_COLUMNS = ["source", "page", "postal_code", "confidence", "digit_confiden
                   "candidates"]
 STATUSES = ("ok", "low_confidence", "not_found", "error")
 Box = tuple[int, int, int, int]  # x, y, w, h in page pixels
-Predict = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # (N, 28, 28) uint8 -> digits (N,), confidences (N,)
+
+
+class Proba(Protocol):
+    """What the reader needs of a classifier (:class:`pipeline.classify.Classifier` has it)."""
+
+    def proba(self, glyphs: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) uint8 glyphs in MNIST form -> (N, 10) float32 probabilities."""
+        ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,6 +111,8 @@ class PostalConfig:
     tall: float = 0.65  # glyphs shorter than this x the line's digit height are not digits (lowercase letters)
     split_gap: float = 0.75  # a gap wider than this x digit height ends a digit group (ZIP | +4)
     group_gap: float = 1.6  # groups further apart than this x digit height are separate numbers
+    tta: bool = True  # average each glyph's reading with copies turned by +-tta_degrees
+    tta_degrees: float = 8.0
     work_width: int = 1800  # wider images are scaled down to this width for the work (coordinates are not)
     batch_size: int = 512
 
@@ -318,7 +327,7 @@ def find_lines(mask: np.ndarray) -> tuple[list[Line], np.ndarray]:
     tall = ok & (h >= 8)
     text_h = float(np.median(h[tall])) if tall.any() else float(np.median(h[ok]))
     fill = area / np.maximum(1, w * h)
-    keep = ok & (h <= 3.5 * text_h) & (w <= 10 * text_h) & ~((fill > 0.6) & (w * h > 6 * text_h * text_h))
+    keep = ok & (h <= 3.5 * text_h) & (w <= 30 * text_h) & ~((fill > 0.6) & (h > 2 * text_h) & (w > 2 * text_h))
     idx = np.flatnonzero(keep)
     # union components that overlap vertically and are close horizontally
     parent = list(range(len(idx)))
@@ -343,8 +352,8 @@ def find_lines(mask: np.ndarray) -> tuple[list[Line], np.ndarray]:
         m = np.array(members)
         hh = h[m]
         big = hh >= 0.5 * hh.max()
-        if len(m) >= 15 and np.mean(w[m] < 0.3 * h[m]) > 0.8:
-            continue  # a bar code
+        if len(m) >= 15 and np.median(w[m]) <= 0.3 * hh.max() and np.mean(w[m] <= 2 * np.median(w[m])) > 0.9:
+            continue  # a bar code: many narrow bars of one width
         if hh.max() < 8 or area[m].sum() < 40:
             continue
         x0, y0 = int(x[m].min()), int(y[m].min())
@@ -364,8 +373,8 @@ def _merge_line_pieces(lines: list[Line]) -> list[Line]:
                 a, b = lines[i], lines[j]
                 hm = max(a.height, b.height)
                 gap = max(a.x, b.x) - min(a.x + a.w, b.x + b.w)
-                ca, cb = a.y + a.h / 2, b.y + b.h / 2
-                if gap <= 6 * hm and abs(ca - cb) <= 0.45 * hm and 0.5 <= a.height / max(b.height, 1) <= 2.0:
+                ov = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+                if gap <= 6 * hm and ov >= 0.5 * min(a.h, b.h) and 0.5 <= a.height / max(b.height, 1) <= 2.0:
                     x0, y0 = min(a.x, b.x), min(a.y, b.y)
                     x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
                     height = (a.height * len(a.labels) + b.height * len(b.labels)) / (len(a.labels) + len(b.labels))
@@ -442,11 +451,8 @@ class Token:
     """A glyph of a line with its reading; ``box`` in page pixels."""
 
     box: Box
-    digit: int  # -1 for a mark that is not read (a short flat component: maybe a hyphen)
+    digit: int
     confidence: float
-
-
-Group = list[Token]
 
 
 def _merge_marks(marks: list[Token], ref_h: float) -> list[Box]:
@@ -464,20 +470,32 @@ def _merge_marks(marks: list[Token], ref_h: float) -> list[Box]:
     return boxes
 
 
-def digit_runs(tokens: Sequence[Token], cfg: PostalConfig) -> list[list[Group]]:
-    """A line's readings -> runs of digit groups, left to right; the groups of one run may form one code.
+@dataclass(frozen=True)
+class Run:
+    """Digit-sized glyphs that may belong to one number, left to right, and what lies between
+    neighbours: ``cuts[k]`` is ``""`` (same group), ``"gap"`` (a wider gap: maybe a group
+    boundary, maybe just loose writing) or ``"hyphen"`` (a group boundary) between
+    ``tokens[k]`` and ``tokens[k + 1]``."""
 
-    Digit-sized glyphs (at least ``cfg.tall`` x the line's digit height, its 80th percentile
-    glyph height) make groups. A gap wider than ``cfg.split_gap`` x height ends a group, one
-    wider than ``cfg.group_gap`` ends the run. Between digit-sized glyphs, a short flat mark in
-    the middle of the digits' band is a hyphen (it ends the group, the run goes on); any other
-    shorter glyph (a lowercase letter, a comma) ends the run: a number does not run through words.
-    Short pieces lying over a digit-sized glyph (a detached stroke of it) are ignored.
+    tokens: tuple[Token, ...]
+    cuts: tuple[str, ...]
+
+
+def digit_runs(tokens: Sequence[Token], cfg: PostalConfig) -> list[Run]:
+    """A line's readings -> runs of digit-sized glyphs, left to right.
+
+    Digit-sized glyphs are at least ``cfg.tall`` x the line's digit height (its 80th percentile
+    glyph height). Between neighbours, a gap wider than ``cfg.split_gap`` x height may separate
+    groups, one wider than ``cfg.group_gap`` ends the run. A short flat mark in the middle of
+    the digits' band is a hyphen (a group boundary; the run goes on); a short piece high beside
+    a digit (the detached flag of a 5) is ignored; any other short glyph (a lowercase letter, a
+    comma) ends the run: a number does not run through words.
     """
     if not tokens:
         return []
     toks = sorted(tokens, key=lambda t: t.box[0])
-    ref_h = float(np.percentile([t.box[3] for t in toks], 80))
+    heights = np.array([t.box[3] for t in toks])
+    ref_h = float(np.percentile(heights[heights >= 0.4 * heights.max()], 80))
     tall = [t.box[3] >= cfg.tall * ref_h for t in toks]
     items: list[tuple[str, Any]] = []
     k = 0
@@ -492,40 +510,40 @@ def digit_runs(tokens: Sequence[Token], cfg: PostalConfig) -> list[list[Group]]:
         for box in _merge_marks(toks[start:k], ref_h):
             items.append(("mark", box))
     glyph_boxes = [t.box for kind, t in items if kind == "glyph"]
-    runs: list[list[Group]] = []
-    run: list[Group] = []
-    group: Group = []
-    last: Token | None = None
-    for n, (kind, obj) in enumerate(items):
+    runs: list[Run] = []
+    run: list[Token] = []
+    cuts: list[str] = []
+    pending = ""  # what lies between the last glyph of the run and the next one
+
+    def close() -> None:
+        nonlocal run, cuts
+        if run:
+            runs.append(Run(tuple(run), tuple(cuts)))
+        run, cuts = [], []
+
+    for kind, obj in items:
         if kind == "mark":
             x, y, w, h = obj
             if any(min(x + w, b[0] + b[2]) - max(x, b[0]) >= 0.4 * w for b in glyph_boxes):
-                continue  # a loose part of a digit beside it (the flag of a 5), not a mark of its own
+                continue  # a loose part of a digit it overlaps, not a mark of its own
             near = min(glyph_boxes, key=lambda b: abs(b[0] + b[2] / 2 - x - w / 2)) if glyph_boxes else None
-            hyphen = (near is not None and h < 0.4 * ref_h and w >= 0.7 * h
-                      and near[1] + 0.2 * near[3] <= y + h / 2 <= near[1] + 0.8 * near[3])
-            if group:
-                run.append(group)
-                group = []
-            if not hyphen and run:
-                runs.append(run)
-                run = []
+            if near is not None and _hyphen_like(obj, near, ref_h):
+                pending = "hyphen"
+            elif near is not None and y + h <= near[1] + 0.6 * near[3]:
+                continue  # a detached stroke high beside a digit (the flag of a 5), not a letter
+            elif not pending:
+                pending = "gap"  # a short glyph between digit-sized ones: maybe a boundary, maybe a stray stroke
             continue
         t = obj
-        if last is not None and (group or run):
-            gap = t.box[0] - (last.box[0] + last.box[2])
-            if gap > cfg.split_gap * ref_h and group:
-                run.append(group)
-                group = []
-            if gap > cfg.group_gap * ref_h and run:
-                runs.append(run)
-                run = []
-        group.append(t)
-        last = t
-    if group:
-        run.append(group)
-    if run:
-        runs.append(run)
+        if run:
+            gap = t.box[0] - (run[-1].box[0] + run[-1].box[2])
+            if gap > cfg.group_gap * ref_h:
+                close()
+            else:
+                cuts.append(pending or ("gap" if gap > cfg.split_gap * ref_h else ""))
+        run.append(t)
+        pending = ""
+    close()
     return runs
 
 
@@ -533,48 +551,86 @@ def _code_confidence(conf: Sequence[float], how: str) -> float:
     return float(np.prod(conf)) if how == "product" else float(min(conf))
 
 
+def _range_fits(cuts: Sequence[str], fmt: PostalFormat) -> bool:
+    """Whether tokens with these inner boundaries can be read as a code: hyphens always separate
+    groups, gaps may or may not (at most 6 gaps are tried both ways)."""
+    forced = [k for k, c in enumerate(cuts) if c == "hyphen"]
+    optional = [k for k, c in enumerate(cuts) if c == "gap"][:6]
+    n = len(cuts) + 1
+    for mask in range(1 << len(optional)):
+        at = sorted(forced + [optional[b] for b in range(len(optional)) if mask >> b & 1])
+        bounds = [0, *[k + 1 for k in at], n]
+        if fits([b - a for a, b in zip(bounds[:-1], bounds[1:])], fmt):
+            return True
+    return False
+
+
 def line_candidates(tokens: Sequence[Token], fmt: PostalFormat, cfg: PostalConfig, line_no: int = 1) -> tuple[list[Candidate], bool]:
     """Codes of ``fmt`` among a line's readings, and whether the line carries digits at all.
 
-    Leading and trailing glyphs of a run read under ``digit_threshold`` (letters beside a
-    number) are trimmed; consecutive whole groups of one run are tried together (ZIP + 4) and
-    alone.
+    Glyphs at the ends of a run read under ``digit_threshold`` (letters beside a number) are
+    trimmed. A candidate is a stretch of a run between gaps (or run ends) whose groups fit the
+    format, hyphens inside it kept as group boundaries and gaps taken either way. A stretch
+    never starts or ends at a hyphen: the part of a ZIP+4 on either side of it is no ZIP.
     """
     cands: list[Candidate] = []
     has_digits = False
     for run in digit_runs(tokens, cfg):
-        run = [list(g) for g in run]
-        while run and run[0] and run[0][0].confidence < cfg.digit_threshold:
-            run[0] = run[0][1:]
-        while run and run[-1] and run[-1][-1].confidence < cfg.digit_threshold:
-            run[-1] = run[-1][:-1]
-        for g in run:
-            if len(g) >= 2 and np.mean([t.confidence >= cfg.digit_threshold for t in g]) >= 0.6:
-                has_digits = True
-        for i in range(len(run)):
-            for j in range(i, min(len(run), i + 3)):
-                part = run[i : j + 1]
-                if any(not g for g in part) or not fits([len(g) for g in part], fmt):
+        toks, cuts = list(run.tokens), list(run.cuts)
+        while toks and toks[0].confidence < cfg.digit_threshold:
+            toks, cuts = toks[1:], cuts[1:]
+        while toks and toks[-1].confidence < cfg.digit_threshold:
+            toks, cuts = toks[:-1], cuts[:-1]
+        if len(toks) >= 2 and np.mean([t.confidence >= cfg.digit_threshold for t in toks]) >= 0.6:
+            has_digits = True
+        # a code starts and ends at a run's end or at a gap, never at a hyphen (the +4 alone is no ZIP)
+        edges = [0, *[k + 1 for k, c in enumerate(cuts) if c == "gap"], len(toks)]
+        for a in edges[:-1]:
+            for b in edges:
+                if b <= a or b - a > max(fmt.lengths) or not _range_fits(cuts[a : b - 1], fmt):
                     continue
-                toks = [t for g in part for t in g]
-                conf = tuple(round(t.confidence, 4) for t in toks)
-                x0, y0 = min(t.box[0] for t in toks), min(t.box[1] for t in toks)
-                x1 = max(t.box[0] + t.box[2] for t in toks)
-                y1 = max(t.box[1] + t.box[3] for t in toks)
-                code = format_code("".join(str(t.digit) for t in toks), fmt)
+                part = toks[a:b]
+                conf = tuple(round(t.confidence, 4) for t in part)
+                x0, y0 = min(t.box[0] for t in part), min(t.box[1] for t in part)
+                x1 = max(t.box[0] + t.box[2] for t in part)
+                y1 = max(t.box[1] + t.box[3] for t in part)
+                code = format_code("".join(str(t.digit) for t in part), fmt)
                 cands.append(Candidate(code, _code_confidence(conf, cfg.confidence), conf, (x0, y0, x1 - x0, y1 - y0),
                                        line_no))
     return cands, has_digits
 
 
-def pick(cands: Sequence[Candidate], fmt: PostalFormat) -> Candidate:
-    """The code among one line's candidates: the last one on the line (or the first, for formats
-    written before the town), and of those sharing that place the longest form (ZIP+4 over ZIP).
-    Confidence plays no part: a doubtful code in the right place is reported as doubtful, never
-    replaced by a confident one in the wrong place."""
+def pick(cands: Sequence[Candidate], fmt: PostalFormat, ratio: float = 0.5) -> Candidate:
+    """The code among one line's candidates.
+
+    Overlapping candidates are one site: alternative readings of the same glyphs. Of those
+    that start at the same glyph the longest stands (a ZIP+4 over its ZIP); of those that start
+    elsewhere (a state's letters read as digits before the ZIP) the most confident. Sites far
+    less confident than the best one (under ``ratio`` x its confidence: a word whose letters
+    happen to read as digits) are dropped; of the rest, the last site on the line wins (the
+    first, for formats written before the town). Otherwise confidence plays no part: a
+    doubtful code in the right place is reported as doubtful.
+    """
+    groups: list[list[Candidate]] = []
+    for c in sorted(cands, key=lambda c: c.box[0]):
+        for g in groups:
+            if any(_overlap(c.box, o.box) > 0 for o in g):
+                g.append(c)
+                break
+        else:
+            groups.append([c])
+    sites = []
+    for g in groups:
+        by_start: dict[int, Candidate] = {}
+        for c in g:
+            if c.box[0] not in by_start or len(c.digit_confidences) > len(by_start[c.box[0]].digit_confidences):
+                by_start[c.box[0]] = c
+        sites.append(max(by_start.values(), key=lambda c: c.confidence))
+    best = max(s.confidence for s in sites)
+    sites = [s for s in sites if s.confidence >= ratio * best]
     if fmt.position == "end":
-        return max(cands, key=lambda c: (c.box[0] + c.box[2], len(c.digit_confidences)))
-    return max(cands, key=lambda c: (-c.box[0], len(c.digit_confidences)))
+        return max(sites, key=lambda c: c.box[0] + c.box[2])
+    return min(sites, key=lambda c: c.box[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,19 +658,38 @@ class PostalReader:
     Args:
         fmt: the format (see :func:`load_format`).
         cfg: tunables.
-        predict: glyphs (N, 28, 28) uint8 -> (digits (N,), confidences (N,)); e.g. from a
-            :class:`pipeline.classify.Classifier` via :func:`classifier_predict`.
+        classifier: anything with ``proba((N, 28, 28) uint8) -> (N, 10)``, e.g. a
+            :class:`pipeline.classify.Classifier`.
         segment_cfg: segmentation tunables (page pixels at about 150-200 dpi).
 
     Example:
-        >>> reader = PostalReader(load_format("us"), PostalConfig(), classifier_predict(Classifier()))  # doctest: +SKIP
+        >>> reader = PostalReader(load_format("us"), PostalConfig(), Classifier())  # doctest: +SKIP
         >>> reader.read(cv2.imread("envelope.png")).code                                               # doctest: +SKIP
         '62704-1234'
     """
 
-    def __init__(self, fmt: PostalFormat, cfg: PostalConfig, predict: Predict,
+    def __init__(self, fmt: PostalFormat, cfg: PostalConfig, classifier: Proba,
                  segment_cfg: SegmentConfig = SegmentConfig()) -> None:
-        self.fmt, self.cfg, self.predict, self.segment_cfg = fmt, cfg, predict, segment_cfg
+        self.fmt, self.cfg, self.classifier, self.segment_cfg = fmt, cfg, classifier, segment_cfg
+
+    def predict(self, glyphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 28, 28) uint8 glyphs -> digits (N,) int, confidences (N,) float.
+
+        With ``cfg.tta`` the probabilities are averaged over the glyph and copies of it turned
+        by +-``cfg.tta_degrees`` (steadier readings of slanted or oddly segmented digits).
+        """
+        if len(glyphs) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if not self.cfg.tta:
+            probs = self.classifier.proba(glyphs)
+        else:
+            c = (glyphs.shape[2] / 2 - 0.5, glyphs.shape[1] / 2 - 0.5)
+            views = [glyphs]
+            for angle in (self.cfg.tta_degrees, -self.cfg.tta_degrees):
+                m = cv2.getRotationMatrix2D(c, angle, 1.0)
+                views.append(np.stack([cv2.warpAffine(g, m, g.shape[::-1], flags=cv2.INTER_LINEAR) for g in glyphs]))
+            probs = self.classifier.proba(np.concatenate(views)).reshape(len(views), len(glyphs), -1).mean(axis=0)
+        return probs.argmax(axis=1).astype(np.int64), probs.max(axis=1)
 
     def read(self, image: np.ndarray) -> PostalResult:
         """Read the postal code on one envelope.
@@ -640,57 +715,136 @@ class PostalReader:
             return (int(x / scale), int(y / scale), max(1, int(round(w / scale))), max(1, int(round(h / scale))))
 
         # read the lines of the block (for the code: from the bottom up; all for the candidates list)
-        per_line: list[tuple[list[Candidate], bool]] = []
-        for no, ln in enumerate(block.lines, start=1):
-            tokens = [dataclasses.replace(t, box=page(t.box)) for t in self._read_line(mask, labels, ln)]
-            per_line.append(line_candidates(tokens, self.fmt, self.cfg, no))
+        tokens = [self._read_line(gray, labels, ln) for ln in block.lines]
+        per_line = [line_candidates(t, self.fmt, self.cfg, no) for no, t in enumerate(tokens, start=1)]
         chosen: Candidate | None = None
-        searched = 0
-        for cands, has_digits in reversed(per_line):
+        for searched, k in enumerate(reversed(range(len(per_line)))):
+            cands, has_digits = per_line[k]
             if cands:
                 chosen = pick(cands, self.fmt)
                 break
-            searched += 1
-            if has_digits or searched >= self.cfg.search_lines:
+            if has_digits or searched + 1 >= self.cfg.search_lines:
                 break  # digits that fit no code on the last line: not a house number above instead
         others = sorted((c for cs, _ in per_line for c in cs if c is not chosen), key=lambda c: (-c.line, -c.confidence))
-        listed = tuple([chosen] if chosen else []) + tuple(others)
+        listed = tuple(dataclasses.replace(c, box=page(c.box)) for c in ([chosen] if chosen else []) + others)
         common = dict(candidates=listed, block=page(block.box),
                       lines=tuple(page((ln.x, ln.y, ln.w, ln.h)) for ln in block.lines))
         if chosen is None:
             return PostalResult("not_found", message="no digit group of the format on the last line", **common)  # type: ignore[arg-type]
         status = "ok" if chosen.confidence >= self.cfg.threshold else "low_confidence"
-        return PostalResult(status, chosen.code, chosen.confidence, chosen.digit_confidences, chosen.box, **common)  # type: ignore[arg-type]
+        return PostalResult(status, chosen.code, chosen.confidence, chosen.digit_confidences, page(chosen.box), **common)  # type: ignore[arg-type]
 
-    def _read_line(self, mask: np.ndarray, labels: np.ndarray, ln: Line) -> list[Token]:
-        """Segment and classify one line's ink (only its own components): tokens in work pixels."""
+    def _read_line(self, gray: np.ndarray, labels: np.ndarray, ln: Line) -> list[Token]:
+        """Segment and classify one line: tokens in work pixels.
+
+        The line's grey crop is segmented with its own threshold (faint strokes survive that
+        a page-wide threshold, pulled up by dark stamps, would break), after blanking the ink
+        of other lines (descenders from above, stray marks) to the paper's level.
+        """
         pad = int(max(4, 0.4 * ln.height))
-        H, W = mask.shape
+        H, W = gray.shape
         x0, y0 = max(0, ln.x - pad), max(0, ln.y - pad)
         x1, y1 = min(W, ln.x + ln.w + pad), min(H, ln.y + ln.h + pad)
-        own = np.isin(labels[y0:y1, x0:x1], ln.labels)
-        crop = np.where(own, 0, 255).astype(np.uint8)
-        glyphs = segment(crop, self.segment_cfg, lambda g: self.predict(g)[1])
-        tokens: list[Token] = []
-        if glyphs:
-            digits, conf = self.predict(np.stack([normalize_mask(g.mask) for g in glyphs]))
-            tokens = [Token((x0 + g.x, y0 + g.y, g.w, g.h), int(d), float(c)) for g, d, c in zip(glyphs, digits, conf)]
-        # short flat components (hyphens) that the segmenter drops as specks or blobs: kept as marks
-        n, _, stats, _ = cv2.connectedComponentsWithStats(own.astype(np.uint8), connectivity=8)
-        for bx, by, bw, bh, area in stats[1:]:
-            if 2 <= bh < 0.45 * ln.height and bh * 0.7 <= bw <= 2.5 * ln.height and area >= 6:
-                tokens.append(Token((x0 + int(bx), y0 + int(by), int(bw), int(bh)), -1, 0.0))
-        return tokens
+        lab = labels[y0:y1, x0:x1]
+        own = np.isin(lab, ln.labels)
+        near = cv2.dilate(own.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        other = cv2.dilate(((lab > 0) & ~own).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        g = gray[y0:y1, x0:x1]
+        paper = np.uint8(np.percentile(g, 75))
+        crop = np.where(near & ~(other & ~own), g, paper).astype(np.uint8)
+        glyphs = segment(crop, self.segment_cfg, lambda g: self.classifier.proba(g).max(axis=1))
+        pieces = [_Piece((g.x, g.y, g.w, g.h), _box_mask(g)) for g in glyphs]
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(own.astype(np.uint8), connectivity=8)
+        heights = np.array([p.box[3] for p in pieces] or [ln.height])
+        ref_h = float(np.percentile(heights[heights >= 0.4 * heights.max()], 80))
+        # ink the segmenter dropped: hyphens and detached strokes (as specks), a filled-in 8 (as a blob)
+        for i in range(1, n):
+            bx, by, bw, bh, area = (int(v) for v in stats[i])
+            box = (bx, by, bw, bh)
+            if bh < 2 or area < 6 or bh > 1.6 * ref_h or bw > 2.5 * ref_h:
+                continue
+            if not any(_overlap(box, p.box) > 0.3 * bw * bh for p in pieces):
+                pieces.append(_Piece(box, np.where(comp[by : by + bh, bx : bx + bw] == i, 255, 0).astype(np.uint8)))
+        pieces = self._join_detached(pieces, ref_h)
+        return [Token((x0 + p.box[0], y0 + p.box[1], p.box[2], p.box[3]), p.digit, p.confidence) for p in pieces]
+
+    def _join_detached(self, pieces: list[_Piece], ref_h: float) -> list[_Piece]:
+        """Read the pieces; join a short piece beside a digit (the detached flag of a 5, the
+        tail of a 2) to that digit when the joined glyph reads at least as well."""
+        if not pieces:
+            return []
+        tall = [p.box[3] >= self.cfg.tall * ref_h for p in pieces]
+        joins: list[tuple[int, int, _Piece]] = []
+        for i, s in enumerate(pieces):
+            if tall[i]:
+                continue
+            best, best_gap = None, None
+            for j, t in enumerate(pieces):
+                if not tall[j] or _hyphen_like(s.box, t.box, ref_h):
+                    continue
+                gap = max(s.box[0], t.box[0]) - min(s.box[0] + s.box[2], t.box[0] + t.box[2])
+                within = s.box[1] >= t.box[1] - 0.5 * ref_h and s.box[1] + s.box[3] <= t.box[1] + t.box[3] + 0.3 * ref_h
+                if within and gap <= 0.35 * ref_h and (best_gap is None or gap < best_gap):
+                    best, best_gap = j, gap
+            if best is not None:
+                joins.append((i, best, _union(s, pieces[best])))
+        batch = [p.mask for p in pieces] + [u.mask for _, _, u in joins]
+        digits, conf = self.predict(np.stack([normalize_mask(m) for m in batch]))
+        for k, p in enumerate(pieces):
+            p.digit, p.confidence = int(digits[k]), float(conf[k])
+        used: set[int] = set()
+        order = sorted(range(len(joins)), key=lambda k: -conf[len(pieces) + k])
+        for k in order:
+            i, j, u = joins[k]
+            c = float(conf[len(pieces) + k])
+            if i in used or j in used or c < pieces[j].confidence:
+                continue
+            u.digit, u.confidence = int(digits[len(pieces) + k]), c
+            pieces[j] = u
+            used.update((i, j))
+        return [p for k, p in enumerate(pieces) if not (k in used and tall[k] is False)]
 
 
-def classifier_predict(clf: Any) -> Predict:
-    """Adapt a :class:`pipeline.classify.Classifier` to the reader's ``predict``."""
+@dataclass
+class _Piece:
+    """A glyph candidate of a line crop: box, (h, w) uint8 ink mask in that box, its reading."""
 
-    def predict(glyphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = clf.predict(glyphs)
-        return p.digit, p.confidence
+    box: Box
+    mask: np.ndarray
+    digit: int = -1
+    confidence: float = 0.0
 
-    return predict
+
+def _box_mask(g: Any) -> np.ndarray:
+    """A segmenter glyph's mask in its page box (the mask is in the deskewed frame: resized to fit)."""
+    m = g.mask
+    if m.shape != (g.h, g.w):
+        m = cv2.resize(m, (g.w, g.h), interpolation=cv2.INTER_NEAREST)
+    return np.where(m > 0, 255, 0).astype(np.uint8)
+
+
+def _union(a: _Piece, b: _Piece) -> _Piece:
+    x, y = min(a.box[0], b.box[0]), min(a.box[1], b.box[1])
+    w = max(a.box[0] + a.box[2], b.box[0] + b.box[2]) - x
+    h = max(a.box[1] + a.box[3], b.box[1] + b.box[3]) - y
+    mask = np.zeros((h, w), np.uint8)
+    for p in (a, b):
+        px, py, pw, ph = p.box
+        np.maximum(mask[py - y : py - y + ph, px - x : px - x + pw], p.mask, out=mask[py - y : py - y + ph, px - x : px - x + pw])
+    return _Piece((x, y, w, h), mask)
+
+
+def _overlap(a: Box, b: Box) -> int:
+    """Area of the intersection of two boxes."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, w) * max(0, h)
+
+
+def _hyphen_like(box: Box, near: Box, ref_h: float) -> bool:
+    """A short flat mark in the middle of the digits' band (beside digit box ``near``)."""
+    x, y, w, h = box
+    return h < 0.4 * ref_h and w >= 0.7 * h and near[1] + 0.3 * near[3] <= y + h / 2 <= near[1] + 0.72 * near[3]
 
 
 # ---------------------------------------------------------------------------------------------

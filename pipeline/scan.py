@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline import __version__
 from pipeline.classify import Classifier, Predictions
-from pipeline.config import Config
+from pipeline.config import Config, ScanConfig
 from pipeline.export import DIGIT_COLUMNS, ERROR_COLUMNS, FIELD_COLUMNS, CsvSink, write_json
 from pipeline.normalize import normalize_mask
 from pipeline.segment import Glyph, segment
@@ -64,21 +64,13 @@ def iter_pages(paths: Iterable[Path], cfg: Config, stats: Stats) -> Iterator[Pag
             t = time.perf_counter()
 
 
-def _looks_printed(glyphs: list[Glyph], conf: np.ndarray) -> bool:
-    """Printed words: letters read as digits with middling confidence, or machine-regular
-    (one exact baseline, tight even spacing), which handwriting is not."""
-    if len(glyphs) < 3:
-        return False
-    h = max(g.h for g in glyphs)
-    bottoms = np.array([g.y + g.h for g in glyphs], float)
-    regular = np.median(np.abs(bottoms - np.median(bottoms))) <= 0.01 * h
-    xs = sorted(glyphs, key=lambda g: g.x)
-    gaps = np.array([b.x - (a.x + a.w) for a, b in zip(xs[:-1], xs[1:])], float)
-    tight = np.median(gaps) < 0.12 * h
-    return bool(conf.mean() < 0.75 or (conf < 0.6).mean() > 0.4 or (regular and tight))
+def _looks_printed(conf: np.ndarray, cfg: ScanConfig) -> bool:
+    """Printed words and marks: the classifier reads them as digits only half-heartedly (a low
+    median confidence, or many low ones), where real digits read clearly."""
+    return bool(np.median(conf) < cfg.text_median or (conf < cfg.text_threshold).mean() > cfg.text_share)
 
 
-def printed_fields(glyphs: list[Glyph], conf: np.ndarray) -> set[int]:
+def printed_fields(glyphs: list[Glyph], conf: np.ndarray, cfg: ScanConfig) -> set[int]:
     """Fields that belong to printed text: neighbouring fields on one line of similar height
     are taken together as a phrase (the words of a label), judged by :func:`_looks_printed`."""
     by_field: dict[int, list[int]] = {}
@@ -98,7 +90,7 @@ def printed_fields(glyphs: list[Glyph], conf: np.ndarray) -> set[int]:
     printed: set[int] = set()
     for phrase in phrases:
         idx = [i for f in phrase for i in by_field[f]]
-        if _looks_printed([glyphs[i] for i in idx], conf[idx]):
+        if _looks_printed(conf[idx], cfg):
             printed.update(phrase)
     return printed
 
@@ -116,10 +108,10 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
     for i, g in enumerate(r.glyphs):
         by_field.setdefault(g.field, []).append(i)
     digits, fields, dropped, number = [], [], 0, 0
-    printed = printed_fields(r.glyphs, p.confidence)
+    printed = printed_fields(r.glyphs, p.confidence, sc)
     for f, idx in by_field.items():
         conf = p.confidence[idx]
-        if f in printed or (conf < sc.text_threshold).mean() > sc.text_share:
+        if f in printed:
             dropped += 1
             continue
         number += 1

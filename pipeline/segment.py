@@ -436,12 +436,11 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
         binary = binarize(cv2.warpAffine(g, rot, (w, h), flags=cv2.INTER_LINEAR, borderValue=paper), cfg)
     cleaned, rules = remove_rules(binary, cfg)
     parts = merge_parts(_parts(cleaned, min_area=6), cfg)
-    parts = [
-        p for p in parts
-        if p.h >= cfg.min_height and p.h <= cfg.max_height and int((p.mask > 0).sum()) >= cfg.min_area
-        and not _is_blob(p) and not _is_tick(p, rules, cfg.line_max_thickness)
-    ]
-    parts = [q for p in parts for q in split_wide(p, cfg, scorer)]
+    def plausible(p: _Part) -> bool:
+        return (cfg.min_height <= p.h <= cfg.max_height and int((p.mask > 0).sum()) >= cfg.min_area
+                and not _is_blob(p) and not _is_tick(p, rules, cfg.line_max_thickness))
+
+    parts = [q for p in parts if plausible(p) for q in split_wide(p, cfg, scorer) if plausible(q)]
     back = cv2.invertAffineTransform(rot)
     glyphs = []
     for field_no, (line_no, field) in enumerate(_reading_order(_group(parts, rules, cfg)), start=1):

@@ -103,11 +103,20 @@ class DigitPool:
         return self.images[int(rng.choice(idx))]
 
 
+def _stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width of a binary mask (2 x area / perimeter), px."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * float(mask.sum()) / max(perimeter, 1.0)
+
+
 def render_digit(image: np.ndarray, height: float, pen: float, rng: np.random.Generator) -> np.ndarray:
     """One MNIST digit as pen ink: float32 (h, w) coverage in [0, 1], cropped, about ``height`` tall.
 
-    The digit is upscaled (x2 supersampled), thresholded to a stroke mask, thinned or thickened
-    towards ``pen`` px and area-averaged down (anti-aliased edges).
+    The digit is upscaled (x2 supersampled), thresholded to a stroke mask, and its strokes are
+    thinned or thickened to the pen width ``pen`` (measured on the digit itself, so that all
+    digits of a code look written with one pen); thinning stops short of breaking a stroke.
+    The mask is then area-averaged down (anti-aliased edges).
     """
     d = image.astype(np.float32) / 255.0
     ys, xs = np.nonzero(d > 0.3)
@@ -117,19 +126,20 @@ def render_digit(image: np.ndarray, height: float, pen: float, rng: np.random.Ge
     scale = 2.0 * height / (ys.max() + 1 - ys.min())
     up = cv2.resize(crop, None, fx=scale * rng.uniform(0.9, 1.1), fy=scale, interpolation=cv2.INTER_CUBIC)
     up = cv2.GaussianBlur(up, (0, 0), 0.25 * scale)
-    mask = (up > 0.45).astype(np.uint8)
-    natural = 2.0 * 2.0 * height / 20.0  # MNIST strokes are ~2 px of a 20 px digit (x2 supersampled)
-    target = 2.0 * pen
-    r = int(round(abs(natural - target) / 2.0))
-    if r > 0:
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        if target < natural:
-            thin = cv2.erode(mask, k)
-            parts = cv2.connectedComponents(mask)[0]
-            if thin.sum() > 0.35 * mask.sum() and cv2.connectedComponents(thin)[0] <= parts:
-                mask = thin  # a thinner pen, unless thinning would break a stroke
-        else:
-            mask = cv2.dilate(mask, k)
+    mask = (up > 0.4).astype(np.uint8)
+    pad = int(2 * pen) + 4
+    mask = np.pad(mask, pad)
+    width, target = _stroke_width(mask), 2.0 * pen
+    parts = cv2.connectedComponents(mask)[0]
+    r = int(round(abs(width - target) / 2.0))
+    if width > target:
+        for rr in range(r, 0, -1):  # the largest erosion that breaks nothing
+            thin = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rr + 1, 2 * rr + 1)))
+            if cv2.connectedComponents(thin)[0] <= parts and thin.sum() > 0.3 * mask.sum():
+                mask = thin
+                break
+    elif r > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     h, w = mask.shape
     m = np.pad(mask.astype(np.float32), ((0, h % 2), (0, w % 2)))
     alpha = cv2.resize(m, (m.shape[1] // 2, m.shape[0] // 2), interpolation=cv2.INTER_AREA)
@@ -221,7 +231,7 @@ def compose_line(rng: np.random.Generator, pool: DigitPool, items: list[tuple[st
             x0, y_top, y_bot = x, strip_h, 0
             size = digit_height * rng.uniform(0.93, 1.07)
             for ch in text:
-                a = render_digit(pool.draw(rng, int(ch)), size * rng.uniform(0.9, 1.08), pen * rng.uniform(0.9, 1.1), rng)
+                a = render_digit(pool.draw(rng, int(ch)), size * rng.uniform(0.9, 1.08), pen * rng.uniform(0.95, 1.05), rng)
                 y = baseline - a.shape[0] + int(rng.integers(-2, 3))
                 _paste(alpha, a, x, y)
                 y_top, y_bot = min(y_top, y), max(y_bot, y + a.shape[0])
@@ -305,7 +315,7 @@ def _address_lines(rng: np.random.Generator, fmt: str, plus4: bool, five_share: 
     elif fmt == "in":
         lines.append([("text", str(rng.choice(CITIES[fmt]))), ("gap", ""), *code_items])
     else:  # br
-        if rng.random() < 0.5:
+        if rng.random() < 0.25:
             lines.append([("text", str(rng.choice(CITIES[fmt]))), ("gap", ""), *code_items])
         else:
             lines.append([*code_items, ("gap", ""), ("text", str(rng.choice(CITIES[fmt])))])
@@ -435,7 +445,7 @@ def render_envelope(rng: np.random.Generator, pool: DigitPool, fmt: str = "us", 
     r_cap = float(rng.uniform(15, 20))
     r_lines, _ = _address_lines(rng, fmt, False, 0.2)
     rx, ry = int(rng.integers(30, 70)), int(rng.integers(25, 50))
-    pen_r = float(rng.uniform(1.2, 2.0))
+    pen_r = max(1.3, r_cap * float(rng.uniform(0.07, 0.11)))
     for items in r_lines:
         line = compose_line(rng, pool, items, r_cap, pen_r, font, r_cap * rng.uniform(1.1, 1.35))
         _blend(img, line.alpha, ink, rx, ry - line.baseline + int(r_cap * 1.3))
@@ -446,7 +456,7 @@ def render_envelope(rng: np.random.Generator, pool: DigitPool, fmt: str = "us", 
     lines, code = _address_lines(rng, fmt, plus4, five_digit_house_share)
     cap = float(rng.uniform(24, 34))
     digit_h = cap * float(rng.uniform(1.05, 1.4))
-    pen = float(rng.uniform(2.0, 3.6))
+    pen = max(1.8, digit_h * float(rng.uniform(0.055, 0.095)))  # stroke width of the pen, px
     spacing = max(cap * rng.uniform(2.3, 2.9), digit_h * 1.45)
     bx = int(W * rng.uniform(0.30, 0.42))
     by = int(H * rng.uniform(0.40, 0.50))

@@ -1,0 +1,134 @@
+"""Speed benchmark (a script, not a test): classification runtimes side by side, and the scan job.
+
+    python tests/benchmarks/bench_speed.py [--pages 20] [--crops 20000]
+
+Prints, measured in one run on this machine:
+- classification img/s: LiteRT (the shipped digits.tflite) vs keras.Model.predict(batch_size=1024)
+  on the same crops, and LiteRT as a share of the FLOP ceiling (numpy float32 matmul GFLOP/s);
+- start-up: `digits scan` of one page, whole process, vs `python -c "import tensorflow"`;
+- end-to-end `digits scan` pages/s and digits/s with the per-stage time split from run.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from model.contract import to_input  # noqa: E402
+from model.runtime import load_runtime  # noqa: E402
+from model.store import DEFAULT_MODEL  # noqa: E402
+
+
+def matmul_gflops(n: int = 2048, repeat: int = 5) -> float:
+    a = np.random.default_rng(0).random((n, n), np.float32)
+    a @ a
+    t = time.perf_counter()
+    for _ in range(repeat):
+        a @ a
+    return 2 * n**3 * repeat / (time.perf_counter() - t) / 1e9
+
+
+def model_flops() -> float:
+    """Multiply-adds x 2 per image of the shipped network (conv and dense layers)."""
+    import keras
+
+    model = keras.models.load_model(DEFAULT_MODEL, safe_mode=True, compile=False)
+    flops = 0
+    for layer in model.layers:
+        w = layer.get_weights()
+        if not w or w[0].ndim not in (2, 4):
+            continue
+        out = layer.output.shape
+        positions = int(np.prod(out[1:-1])) if len(out) > 2 else 1
+        flops += 2 * positions * int(np.prod(w[0].shape))
+    return float(flops)
+
+
+def rate(fn, x: np.ndarray, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    fn(x[:1024])
+    best = 0.0
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn(x)
+        best = max(best, len(x) / (time.perf_counter() - t))
+    return best
+
+
+def timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=False, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=20)
+    ap.add_argument("--crops", type=int, default=20000)
+    args = ap.parse_args()
+
+    from model.data import read_idx
+
+    mnist = ROOT.parent / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
+    x = np.resize(read_idx(mnist), (args.crops, 28, 28)) if mnist.is_file() else \
+        np.random.default_rng(0).integers(0, 256, (args.crops, 28, 28)).astype(np.uint8)
+    x = to_input(x)
+
+    litert, _ = load_runtime(DEFAULT_MODEL, "litert")
+    import keras
+
+    model = keras.models.load_model(DEFAULT_MODEL, safe_mode=True, compile=False)
+
+    def lite_batched(a: np.ndarray) -> None:
+        for i in range(0, len(a), 512):
+            litert(a[i : i + 512])
+
+    r_lite = rate(lite_batched, x)
+    r_keras = rate(lambda a: model.predict(a, batch_size=1024, verbose=0), x)
+    gflops, flops = matmul_gflops(), model_flops()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pages = Path(tmp) / "pages"
+        subprocess.run([sys.executable, "-c", (
+            "import sys, numpy as np, cv2; sys.path.insert(0, '.'); from samples.synth import *; "
+            "d, l = load_test_digits(default_mnist_dir()); rng = np.random.default_rng(5); "
+            f"from pathlib import Path; p = Path({str(pages)!r}); p.mkdir(); "
+            f"[cv2.imwrite(str(p / f'page{{i:03d}}.png'), render_page(rng, d, l, STYLES[i % len(STYLES)])[0]) for i in range({args.pages})]"
+        )], check=True, cwd=ROOT)
+        one = sorted(pages.iterdir())[0]
+        t_one = timed([sys.executable, "-m", "pipeline.cli", "scan", str(one), "--out", f"{tmp}/one", "--quiet"])
+        t_tf = timed([sys.executable, "-c", "import tensorflow"])
+        t_all = timed([sys.executable, "-m", "pipeline.cli", "scan", str(pages), "--out", f"{tmp}/all", "--quiet"])
+        run = json.loads((Path(tmp) / "all" / "run.json").read_text())
+
+    rows = [
+        ("classify: LiteRT (digits.tflite, batches of 512)", f"{r_lite:,.0f} img/s"),
+        ("classify: keras.Model.predict(batch_size=1024)", f"{r_keras:,.0f} img/s"),
+        ("  ratio LiteRT / Keras", f"{r_lite / r_keras:.2f}x"),
+        ("  model FLOPs per image", f"{flops / 1e6:.1f} MFLOP"),
+        ("  numpy float32 matmul", f"{gflops:.0f} GFLOP/s"),
+        ("  LiteRT share of the FLOP ceiling", f"{100 * r_lite * flops / 1e9 / gflops:.0f}%"),
+        ("start-up: digits scan of one page (whole process)", f"{t_one:.2f} s"),
+        ("start-up: python -c 'import tensorflow'", f"{t_tf:.2f} s"),
+        (f"end to end: digits scan of {args.pages} generated pages", f"{t_all:.1f} s"),
+        ("  pages/s", f"{args.pages / t_all:.2f}"),
+        ("  digits/s", f"{run['counts']['digits'] / t_all:.0f}"),
+    ] + [(f"  stage {k}", f"{v:.2f} s") for k, v in run["seconds"].items()]
+    width = max(len(r[0]) for r in rows)
+    print("-" * (width + 18))
+    for name, value in rows:
+        print(f"{name:<{width}}  {value:>14}")
+    print("-" * (width + 18))
+
+
+if __name__ == "__main__":
+    main()
