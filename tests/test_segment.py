@@ -6,11 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.config import SegmentConfig
+from pipeline.normalize import normalize_mask
 from pipeline.segment import binarize, estimate_skew, remove_rules, segment
 from tests.conftest import digit_ink, draw_digits
 
-CFG = SegmentConfig()
 
 
 def _pick(mnist_test, digits: str, start: int = 0) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
@@ -80,7 +79,7 @@ def test_touching_digits_are_split(mnist_test, classifier) -> None:  # type: ign
     assert n - 1 == 1
     glyphs = segment(page, scorer=lambda x: classifier.predict(x).confidence)
     assert len(glyphs) == 2 and _fields(glyphs) == [[1, 2]]
-    crops = np.stack([__import__("pipeline.normalize").normalize.normalize_mask(g.mask) for g in glyphs])
+    crops = np.stack([normalize_mask(g.mask) for g in glyphs])
     assert list(classifier.predict(crops).digit) == [3, 8]
 
 
