@@ -307,6 +307,50 @@ def segment(
         raise typer.Exit(1)
 
 
+@app.command()
+def postal(
+    inputs: InputsArg,
+    out: Annotated[Path, typer.Option(help="CSV to write; errors.csv is written beside it.")] = Path("postal.csv"),
+    fmt: Annotated[str, typer.Option("--format", help="Postal format: us, de, fr, in, br (configs/postal/NAME.toml) or a format TOML file.")] = "us",
+    threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Codes read with less confidence are low_confidence.")] = None,
+    review: Annotated[Optional[Path], typer.Option(file_okay=False, help="Write an overlay per envelope (block, candidates, chosen code) here.")] = None,
+    model: ModelOpt = None,
+    runtime: Annotated[str, typer.Option(help="auto, litert or keras.")] = "auto",
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Read the postal code on each envelope image (or TIFF/PDF page): one row per page in --out.
+
+    Columns: source, page, postal_code, confidence, digit_confidences, x, y, w, h, status, candidates.
+    status is ok, low_confidence (under --threshold), not_found or error (also in errors.csv).
+    Exit 0 when every input was read, 1 when some failed (the rest is written), 2 for bad usage
+    (an unknown or unsupported format such as ca).
+    """
+    _setup(quiet)
+    from model.store import ModelError
+    from pipeline.classify import Classifier
+    from pipeline.config import ConfigError, SegmentConfig, SourceConfig, load_section
+    from pipeline.postal import PostalReader, load_format, load_postal_config, run_postal
+
+    try:
+        postal_format = load_format(fmt)
+        cfg = load_postal_config(fmt, config, {"threshold": threshold})
+        seg = load_section(SegmentConfig, "segment", config, "default.toml")
+        src = load_section(SourceConfig, "sources", config, "default.toml")
+    except (ConfigError, TypeError) as e:
+        raise _fail(str(e), 2)
+    try:
+        clf = Classifier(model, batch_size=cfg.batch_size, runtime=runtime)
+    except (ModelError, ValueError) as e:
+        raise _fail(str(e))
+    stats = run_postal(inputs, out, PostalReader(postal_format, cfg, clf, seg), review=review, progress=not quiet,
+                       dpi=src.dpi, max_pixels=src.max_pixels)
+    log.info("%d envelopes (%s) -> %s", stats.pages, ", ".join(f"{k} {v}" for k, v in stats.by_status.items()), out)
+    if stats.errors:
+        typer.echo(f"{stats.errors} input(s) could not be read; see {out.with_name('errors.csv')}", err=True)
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console entry point."""
     app()

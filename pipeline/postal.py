@@ -10,11 +10,13 @@ The steps, each a plain function over arrays and small records:
    lines and the lines into blocks; :func:`destination_block` picks the address block (the
    big block near the middle, not the return address in the top-left corner, not the stamps
    in the top-right one).
-3. :func:`read_line`: a line is segmented into glyphs and fields (:func:`pipeline.segment.segment`),
-   read by the classifier, split at hyphens, and its digit groups are matched against the
-   :class:`PostalFormat`: the code is the last (or first, per format) fitting group on the
-   last line of the block that carries digits. House numbers on the street line are never
-   taken, even when they have the length of a code.
+3. Each line of the block is segmented into glyphs (:func:`pipeline.segment.segment`, on the
+   line's own crop) and read by the classifier; :func:`digit_runs` strings its digit-sized
+   glyphs into runs, cut at gaps and at hyphens (a short flat mark in the middle of the
+   digits' band), and :func:`line_candidates` keeps the stretches whose groups fit the
+   :class:`PostalFormat`. :func:`pick` takes the last one on the line (the first, for formats
+   written before the town). Only the last line of the block that carries digits is searched:
+   house numbers on the street line are never taken, even when they have a code's length.
 4. The code's confidence is the product (or min) of its digit confidences; under the
    threshold its status is ``low_confidence`` instead of ``ok``.
 
@@ -29,11 +31,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -131,8 +135,9 @@ def available_formats() -> list[str]:
 
 
 def _format_file(name: str | Path) -> Path:
+    """A format name (``us``) -> ``configs/postal/us.toml``; a path to a ``.toml`` file as is."""
     path = Path(name)
-    if path.suffix == ".toml" or path.is_file():
+    if path.suffix == ".toml" or len(path.parts) > 1:
         if not path.is_file():
             raise ConfigError(f"{path}: no such postal format file")
         return path
@@ -442,13 +447,14 @@ class Candidate:
     code: str  # normalized
     confidence: float
     digit_confidences: tuple[float, ...]
-    box: Box  # page pixels
+    box: Box  # page pixels (work pixels inside the reader)
     line: int  # 1-based line of the block, top to bottom
+    delimited: bool = True  # nothing digit-like follows it (precedes it, for codes before the town) in its run
 
 
 @dataclass(frozen=True)
 class Token:
-    """A glyph of a line with its reading; ``box`` in page pixels."""
+    """A glyph of a line with its reading; ``box`` in the reader's work pixels."""
 
     box: Box
     digit: int
@@ -487,9 +493,9 @@ def digit_runs(tokens: Sequence[Token], cfg: PostalConfig) -> list[Run]:
     Digit-sized glyphs are at least ``cfg.tall`` x the line's digit height (its 80th percentile
     glyph height). Between neighbours, a gap wider than ``cfg.split_gap`` x height may separate
     groups, one wider than ``cfg.group_gap`` ends the run. A short flat mark in the middle of
-    the digits' band is a hyphen (a group boundary; the run goes on); a short piece high beside
-    a digit (the detached flag of a 5) is ignored; any other short glyph (a lowercase letter, a
-    comma) ends the run: a number does not run through words.
+    the digits' band is a hyphen (a group boundary); a short piece high beside a digit (the
+    detached flag of a 5) is ignored; any other short glyph (a lowercase letter, a comma, the
+    broken-off tail of a digit) may separate groups, like a gap.
     """
     if not tokens:
         return []
@@ -560,7 +566,7 @@ def _range_fits(cuts: Sequence[str], fmt: PostalFormat) -> bool:
     for mask in range(1 << len(optional)):
         at = sorted(forced + [optional[b] for b in range(len(optional)) if mask >> b & 1])
         bounds = [0, *[k + 1 for k in at], n]
-        if fits([b - a for a, b in zip(bounds[:-1], bounds[1:])], fmt):
+        if fits([b - a for a, b in itertools.pairwise(bounds)], fmt):
             return True
     return False
 
@@ -595,8 +601,9 @@ def line_candidates(tokens: Sequence[Token], fmt: PostalFormat, cfg: PostalConfi
                 x1 = max(t.box[0] + t.box[2] for t in part)
                 y1 = max(t.box[1] + t.box[3] for t in part)
                 code = format_code("".join(str(t.digit) for t in part), fmt)
+                delimited = b == len(toks) if fmt.position == "end" else a == 0
                 cands.append(Candidate(code, _code_confidence(conf, cfg.confidence), conf, (x0, y0, x1 - x0, y1 - y0),
-                                       line_no))
+                                       line_no, delimited))
     return cands, has_digits
 
 
@@ -664,13 +671,14 @@ class PostalReader:
 
     Example:
         >>> reader = PostalReader(load_format("us"), PostalConfig(), Classifier())  # doctest: +SKIP
-        >>> reader.read(cv2.imread("envelope.png")).code                                               # doctest: +SKIP
+        >>> reader.read(cv2.imread("envelope.png")).code                            # doctest: +SKIP
         '62704-1234'
     """
 
     def __init__(self, fmt: PostalFormat, cfg: PostalConfig, classifier: Proba,
-                 segment_cfg: SegmentConfig = SegmentConfig()) -> None:
-        self.fmt, self.cfg, self.classifier, self.segment_cfg = fmt, cfg, classifier, segment_cfg
+                 segment_cfg: SegmentConfig | None = None) -> None:
+        self.fmt, self.cfg, self.classifier = fmt, cfg, classifier
+        self.segment_cfg = segment_cfg if segment_cfg is not None else SegmentConfig()
 
     def predict(self, glyphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 28, 28) uint8 glyphs -> digits (N,) int, confidences (N,) float.
@@ -703,7 +711,7 @@ class PostalReader:
             return PostalResult("not_found", message="image too small")
         scale = min(1.0, self.cfg.work_width / W)
         if scale < 1.0:
-            gray = cv2.resize(gray, (int(round(W * scale)), int(round(H * scale))), interpolation=cv2.INTER_AREA)
+            gray = cv2.resize(gray, (round(W * scale), round(H * scale)), interpolation=cv2.INTER_AREA)
         mask = binarize(gray, self.segment_cfg)
         lines, labels = find_lines(mask)
         block = destination_block(find_blocks(lines), gray.shape)
@@ -712,7 +720,7 @@ class PostalReader:
 
         def page(b: Box) -> Box:
             x, y, w, h = b
-            return (int(x / scale), int(y / scale), max(1, int(round(w / scale))), max(1, int(round(h / scale))))
+            return (int(x / scale), int(y / scale), max(1, round(w / scale)), max(1, round(h / scale)))
 
         # read the lines of the block (for the code: from the bottom up; all for the candidates list)
         tokens = [self._read_line(gray, labels, ln) for ln in block.lines]
@@ -727,12 +735,14 @@ class PostalReader:
                 break  # digits that fit no code on the last line: not a house number above instead
         others = sorted((c for cs, _ in per_line for c in cs if c is not chosen), key=lambda c: (-c.line, -c.confidence))
         listed = tuple(dataclasses.replace(c, box=page(c.box)) for c in ([chosen] if chosen else []) + others)
-        common = dict(candidates=listed, block=page(block.box),
-                      lines=tuple(page((ln.x, ln.y, ln.w, ln.h)) for ln in block.lines))
+        common: dict[str, Any] = {"candidates": listed, "block": page(block.box),
+                                  "lines": tuple(page((ln.x, ln.y, ln.w, ln.h)) for ln in block.lines)}
         if chosen is None:
-            return PostalResult("not_found", message="no digit group of the format on the last line", **common)  # type: ignore[arg-type]
-        status = "ok" if chosen.confidence >= self.cfg.threshold else "low_confidence"
-        return PostalResult(status, chosen.code, chosen.confidence, chosen.digit_confidences, page(chosen.box), **common)  # type: ignore[arg-type]
+            return PostalResult("not_found", message="no digit group of the format on the last line", **common)
+        # ok needs confidence, and a code that ends its run of digits (a ZIP with more digits
+        # right after it may be the front of a ZIP+4 whose end did not read)
+        status = "ok" if chosen.confidence >= self.cfg.threshold and chosen.delimited else "low_confidence"
+        return PostalResult(status, chosen.code, chosen.confidence, chosen.digit_confidences, page(chosen.box), **common)
 
     def _read_line(self, gray: np.ndarray, labels: np.ndarray, ln: Line) -> list[Token]:
         """Segment and classify one line: tokens in work pixels.
@@ -755,7 +765,7 @@ class PostalReader:
         glyphs = segment(crop, self.segment_cfg, lambda g: self.classifier.proba(g).max(axis=1))
         pieces = [_Piece((g.x, g.y, g.w, g.h), _box_mask(g)) for g in glyphs]
         n, comp, stats, _ = cv2.connectedComponentsWithStats(own.astype(np.uint8), connectivity=8)
-        heights = np.array([p.box[3] for p in pieces] or [ln.height])
+        heights = np.array([float(p.box[3]) for p in pieces] or [ln.height])
         ref_h = float(np.percentile(heights[heights >= 0.4 * heights.max()], 80))
         # ink the segmenter dropped: hyphens and detached strokes (as specks), a filled-in 8 (as a blob)
         for i in range(1, n):
@@ -843,7 +853,7 @@ def _overlap(a: Box, b: Box) -> int:
 
 def _hyphen_like(box: Box, near: Box, ref_h: float) -> bool:
     """A short flat mark in the middle of the digits' band (beside digit box ``near``)."""
-    x, y, w, h = box
+    _, y, w, h = box
     return h < 0.4 * ref_h and w >= 0.7 * h and near[1] + 0.3 * near[3] <= y + h / 2 <= near[1] + 0.72 * near[3]
 
 
@@ -851,7 +861,7 @@ def _hyphen_like(box: Box, near: Box, ref_h: float) -> bool:
 # rows, review pictures, the job
 
 
-def result_row(source: str, page: int, r: PostalResult) -> dict[str, Any]:
+def result_row(source: str, page: int | None, r: PostalResult) -> dict[str, Any]:
     """One postal.csv row (see :data:`POSTAL_COLUMNS`)."""
     x, y, w, h = r.box if r.box else ("", "", "", "")
     found = r.status in ("ok", "low_confidence")
@@ -902,18 +912,18 @@ class PostalStats:
         return self.by_status["error"]
 
 
-def _pages(paths: Iterable[Path]) -> Iterator[Any]:
+def _pages(paths: Iterable[Path], dpi: int, max_pixels: int) -> Iterator[Any]:
     from pipeline.sources import PageError, find_sources, read_pages
 
     for item in find_sources(paths):
         if isinstance(item, PageError):
             yield item
             continue
-        yield from read_pages(item, color=True)
+        yield from read_pages(item, dpi=dpi, max_pixels=max_pixels, color=True)
 
 
 def run_postal(paths: Iterable[Path], out: Path, reader: PostalReader, review: Path | None = None,
-               progress: bool = True) -> PostalStats:
+               progress: bool = True, dpi: int = 200, max_pixels: int = 100_000_000) -> PostalStats:
     """Read every envelope (image or PDF/TIFF page) under ``paths`` into ``out`` (postal.csv),
     with unreadable inputs also in ``errors.csv`` beside it and, with ``review``, an overlay each.
 
@@ -931,7 +941,7 @@ def run_postal(paths: Iterable[Path], out: Path, reader: PostalReader, review: P
     stats = PostalStats()
     started = time.perf_counter()
     rows, errors = CsvSink(out, POSTAL_COLUMNS), CsvSink(out.with_name("errors.csv"), ERROR_COLUMNS)
-    for item in tqdm(_pages(paths), desc="envelopes", unit="page", disable=not progress):
+    for item in tqdm(_pages(paths, dpi, max_pixels), desc="envelopes", unit="page", disable=not progress):
         stats.pages += 1
         if isinstance(item, PageError):
             errors.write([dataclasses.asdict(item)])

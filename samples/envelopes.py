@@ -131,7 +131,7 @@ def render_digit(image: np.ndarray, height: float, pen: float, rng: np.random.Ge
     mask = np.pad(mask, pad)
     width, target = _stroke_width(mask), 2.0 * pen
     parts = cv2.connectedComponents(mask)[0]
-    r = int(round(abs(width - target) / 2.0))
+    r = round(abs(width - target) / 2.0)
     if width > target:
         for rr in range(r, 0, -1):  # the largest erosion that breaks nothing
             thin = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rr + 1, 2 * rr + 1)))
@@ -206,7 +206,7 @@ def compose_line(rng: np.random.Generator, pool: DigitPool, items: list[tuple[st
     alpha = np.zeros((strip_h, width), np.float32)
     x = 10
     boxes: dict[str, tuple[int, int, int, int]] = {}
-    thick = max(1, int(round(pen)))
+    thick = max(1, round(pen))
     for kind, text in items:
         tag = kind.split(":", 1)[1] if ":" in kind else ""
         kind = kind.split(":", 1)[0]
@@ -224,7 +224,7 @@ def compose_line(rng: np.random.Generator, pool: DigitPool, items: list[tuple[st
             tilt = int(rng.integers(-2, 3))
             canvas = np.zeros((int(digit_height), w + 8), np.uint8)
             mid = int(digit_height) // 2
-            cv2.line(canvas, (4, mid + tilt), (w + 4, mid - tilt), 255, max(2, int(round(pen * 1.1))), cv2.LINE_AA)
+            cv2.line(canvas, (4, mid + tilt), (w + 4, mid - tilt), 255, max(2, round(pen * 1.1)), cv2.LINE_AA)
             _paste(alpha, canvas.astype(np.float32) / 255.0, x - 4, y - mid)
             x += w + int(digit_height * rng.uniform(0.12, 0.3))
         elif kind == "digits":
@@ -235,7 +235,7 @@ def compose_line(rng: np.random.Generator, pool: DigitPool, items: list[tuple[st
                 y = baseline - a.shape[0] + int(rng.integers(-2, 3))
                 _paste(alpha, a, x, y)
                 y_top, y_bot = min(y_top, y), max(y_bot, y + a.shape[0])
-                step = int(size * rng.uniform(0.08, 0.3))
+                step = int(size * rng.uniform(0.1, 0.35))
                 x += a.shape[1] + step
             x -= step
             if tag:
@@ -456,7 +456,7 @@ def render_envelope(rng: np.random.Generator, pool: DigitPool, fmt: str = "us", 
     lines, code = _address_lines(rng, fmt, plus4, five_digit_house_share)
     cap = float(rng.uniform(24, 34))
     digit_h = cap * float(rng.uniform(1.05, 1.4))
-    pen = max(1.8, digit_h * float(rng.uniform(0.055, 0.095)))  # stroke width of the pen, px
+    pen = max(1.8, digit_h * float(rng.uniform(0.065, 0.13)))  # fine ballpoint .. felt tip at ~150 dpi, px
     spacing = max(cap * rng.uniform(2.3, 2.9), digit_h * 1.45)
     bx = int(W * rng.uniform(0.30, 0.42))
     by = int(H * rng.uniform(0.40, 0.50))
@@ -497,7 +497,8 @@ def render_envelope(rng: np.random.Generator, pool: DigitPool, fmt: str = "us", 
     if angle:
         m = cv2.getRotationMatrix2D((W / 2, H / 2), angle, 1.0)
         out = cv2.warpAffine(out, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    info = dict(paper=paper_name, ink=ink_name, blur=blur, rotate=round(angle, 2), plus4=plus4, noise=round(noise, 1))
+    info = {"paper": paper_name, "ink": ink_name, "blur": blur, "rotate": round(angle, 2), "plus4": plus4,
+            "noise": round(noise, 1)}
     return Envelope(out, code, code_box, fmt, info)
 
 
@@ -512,29 +513,37 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # the committed samples
 
-SAMPLES = (  # name, seed, look
-    ("envelope-01-black.png", 11, dict(paper="white", ink="black", plus4=False, barcode=False, blur=0.0)),
-    ("envelope-02-blue-zip4.png", 12, dict(paper="cream", ink="blue", plus4=True, blur=0.6)),
-    ("envelope-03-manila.png", 13, dict(paper="manila", ink="navy", plus4=False, dark=False)),
-    ("envelope-04-house5.png", 14, dict(paper="white", ink="royal", plus4=False, barcode=True)),
-    ("envelope-05-pink-zip4.png", 15, dict(paper="pink", ink="black", plus4=True, rotate=1.5)),
-    ("envelope-06-photo.jpg", 16, dict(paper="grey", ink="blue", plus4=False, blur=1.0, noise=5.0)),
+SAMPLES = (  # file name, seed, look; a .png name with "gray" is written as a grey scan
+    ("envelope-01-black.jpg", 11, {"paper": "white", "ink": "black", "plus4": False, "barcode": False, "blur": 0.0}),
+    ("envelope-02-blue-zip4.jpg", 12, {"paper": "cream", "ink": "blue", "plus4": True, "blur": 0.6}),
+    ("envelope-03-manila.jpg", 13, {"paper": "manila", "ink": "navy", "plus4": False, "dark": False}),
+    ("envelope-04-house5.jpg", 14, {"paper": "white", "ink": "royal", "plus4": False, "barcode": True}),
+    ("envelope-05-pink-zip4.jpg", 15, {"paper": "pink", "ink": "black", "plus4": True, "rotate": 1.5}),
+    ("envelope-06-photo.jpg", 16, {"paper": "grey", "ink": "blue", "plus4": False, "blur": 1.0, "noise": 5.0}),
+    ("envelope-07-gray-scan.png", 17, {"paper": "white", "ink": "black", "plus4": True, "noise": 0.0, "blur": 0.6}),
 )
 
 
 def write_samples(out_dir: Path = ROOT / "samples" / "envelopes", expected: Path = ROOT / "samples" / "expected" / "postal.csv") -> list[tuple[str, str]]:
-    """Render :data:`SAMPLES` (US codes) into ``out_dir`` and their codes into ``expected``."""
+    """Render :data:`SAMPLES` (US codes) into ``out_dir`` and their codes into ``expected``.
+
+    Files of ``out_dir`` named ``envelope-*`` that are not in :data:`SAMPLES` are removed.
+    """
     pool = DigitPool.load()
     out_dir.mkdir(parents=True, exist_ok=True)
     expected.parent.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("envelope-*"):
+        if old.name not in {name for name, _, _ in SAMPLES}:
+            old.unlink()
     rows = []
     for name, seed, look in SAMPLES:
         rng = np.random.default_rng(seed)
         five = 1.0 if "house5" in name else 0.3
         env = render_envelope(rng, pool, "us", five_digit_house_share=five, **look)
         path = out_dir / name
+        image = cv2.cvtColor(env.image, cv2.COLOR_BGR2GRAY) if "gray" in name else env.image
         params = [cv2.IMWRITE_JPEG_QUALITY, 85] if path.suffix == ".jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 9]
-        if not cv2.imwrite(str(path), env.image, params):
+        if not cv2.imwrite(str(path), image, params):
             raise OSError(f"{path}: cannot write")
         rows.append((f"samples/envelopes/{name}", env.code))
     with open(expected, "w", newline="", encoding="utf-8") as f:

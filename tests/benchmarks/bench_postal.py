@@ -35,12 +35,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from pipeline.classify import Classifier  # noqa: E402
-from pipeline.postal import PostalReader, load_format, load_postal_config, review_overlay  # noqa: E402
-from samples.envelopes import DigitPool, jpeg, render_envelope  # noqa: E402
+from pipeline.classify import Classifier
+from pipeline.postal import PostalReader, load_format, load_postal_config, review_overlay
+from samples.envelopes import DigitPool, jpeg, render_envelope
 
 FLOOR_OK_ACCURACY = 0.97
 FLOOR_REJECT = 0.10
@@ -97,15 +97,16 @@ def main() -> None:
         image = jpeg(env.image, int(rng.integers(60, 92))) if rng.random() < args.jpeg_share else env.image
         render_s += time.perf_counter() - t
         t = time.perf_counter()
-        r = readers[fmt].read(image)
+        res = readers[fmt].read(image)
         read_s += time.perf_counter() - t
         name = f"env-{i:04d}-{fmt}.png"
-        rows.append({"name": name, "fmt": fmt, "truth": env.code, "status": r.status, "code": r.code,
-                     "confidence": r.confidence, "min": min(r.digit_confidences, default=0.0), "found": r.status in ("ok", "low_confidence"), **env.look})
+        rows.append({"name": name, "fmt": fmt, "truth": env.code, "status": res.status, "code": res.code,
+                     "confidence": res.confidence, "min": min(res.digit_confidences, default=0.0),
+                     "found": res.status in ("ok", "low_confidence"), **env.look})
         if args.write:
             cv2.imwrite(str(args.write / name), image)
-        if args.fail and not (r.status == "ok" and r.code == env.code):
-            review_overlay(image, r, args.fail / name)
+        if args.fail and not (res.status == "ok" and res.code == env.code):
+            review_overlay(image, res, args.fail / name)
     if args.write:
         with open(args.write / "expected.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)

@@ -1,0 +1,268 @@
+"""`digits postal`: format rules, colour handling, locating the code, reject option, the CLI and
+the golden envelope samples."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.config import ConfigError
+from pipeline.export import ERROR_COLUMNS
+from pipeline.postal import (
+    POSTAL_COLUMNS,
+    PostalConfig,
+    PostalReader,
+    Token,
+    available_formats,
+    fits,
+    ink_gray,
+    line_candidates,
+    load_format,
+    load_postal_config,
+    normalize_code,
+    pick,
+)
+from tests.conftest import ROOT
+
+runner = CliRunner()
+SAMPLES = ROOT / "samples" / "envelopes"
+EXPECTED = ROOT / "samples" / "expected" / "postal.csv"
+
+
+def _imread(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path))
+    if image is None:
+        raise FileNotFoundError(path)
+    return image
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+# ---------------------------------------------------------------------------------------------
+# formats
+
+
+def test_shipped_formats_load_and_ca_says_why_it_cannot() -> None:
+    assert {"us", "de", "fr", "in", "br", "ca"} <= set(available_formats())
+    assert load_format("us").lengths == (5, 9)
+    assert load_format("de").lengths == load_format("fr").lengths == (5,)
+    assert load_format("in").lengths == (6,)
+    assert load_format("br").lengths == (8,)
+    with pytest.raises(ConfigError, match="not supported.*letters"):
+        load_format("ca")
+    with pytest.raises(ConfigError, match="unknown postal format 'xx'.*us"):
+        load_format("xx")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "expected"),
+    [
+        ("us", "12345", "12345"),
+        ("us", "12345 6789", "12345-6789"),
+        ("us", "12345-6789", "12345-6789"),
+        ("us", " 12345 - 6789 ", "12345-6789"),
+        ("us", "123456789", "12345-6789"),
+        ("us", "1234", None),
+        ("us", "1234-56789", None),
+        ("us", "12345-678", None),
+        ("us", "1234a", None),
+        ("br", "12345678", "12345-678"),
+        ("br", "12345-678", "12345-678"),
+        ("br", "1234-5678", None),
+        ("de", "10115", "10115"),
+        ("de", "10115 1", None),
+        ("in", "110 001", "110001"),
+        ("in", "110001", "110001"),
+    ],
+)
+def test_normalize_code(fmt: str, text: str, expected: str | None) -> None:
+    assert normalize_code(text, load_format(fmt)) == expected
+
+
+def test_fits_allows_left_out_separators_only_at_the_format_cuts() -> None:
+    us = load_format("us")
+    assert fits([5], us) and fits([5, 4], us) and fits([9], us)
+    assert not fits([4, 5], us) and not fits([2, 3], us) and not fits([5, 5], us) and not fits([], us)
+
+
+def test_format_and_settings_from_files(tmp_path: Path) -> None:
+    custom = tmp_path / "nl.toml"
+    custom.write_text('[format]\nname = "nl4"\ngroups = [[4]]\noutput = ["####"]\n', encoding="utf-8")
+    assert normalize_code("1012", load_format(custom)) == "1012"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[format]\nname = "x"\ngroups = [[5, 4]]\noutput = ["#####"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="no template with 9"):
+        load_format(bad)
+    settings = tmp_path / "postal.toml"
+    settings.write_text("[postal]\nthreshold = 0.5\nconfidence = \"min\"\n", encoding="utf-8")
+    cfg = load_postal_config("us", settings, {"threshold": 0.9})
+    assert (cfg.threshold, cfg.confidence) == (0.9, "min")
+    settings.write_text("[postal]\nthreshhold = 0.5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="threshhold"):
+        load_postal_config("us", settings)
+    with pytest.raises(ConfigError, match="product or min|'product' or 'min'"):
+        PostalConfig(confidence="mean")
+
+
+# ---------------------------------------------------------------------------------------------
+# colour
+
+
+def test_ink_gray_keeps_black_and_blue_ink_and_fades_stamps() -> None:
+    page = np.full((40, 80, 3), (214, 236, 246), np.uint8)  # cream paper
+    page[5:15, 5:15] = (35, 30, 30)  # black ink
+    page[5:15, 20:30] = (160, 62, 24)  # blue ink
+    page[5:15, 35:45] = (40, 40, 200)  # red stamp
+    page[5:15, 50:60] = (50, 150, 40)  # green stamp
+    page[20:30, 5:15] = (150, 40, 140)  # purple stamp
+    g = ink_gray(page)
+    paper = int(np.median(g))
+    assert g[10, 10] < 60 and g[10, 25] < 60
+    for y, x in ((10, 40), (10, 55), (25, 10)):
+        assert abs(int(g[y, x]) - paper) < 60, (y, x, g[y, x], paper)
+    grey = np.full((10, 10), 200, np.uint8)
+    assert ink_gray(grey) is grey
+    with pytest.raises(ValueError, match="image"):
+        ink_gray(np.zeros((4, 4), np.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# lines of readings -> candidates (tokens made by hand: box x, y, w, h; digit; confidence)
+
+
+def _digits(text: str, x: int, conf: float = 0.99, h: int = 40, step: int = 32) -> list[Token]:
+    return [Token((x + k * step, 100, 24, h), int(c), conf) for k, c in enumerate(text)]
+
+
+def test_zip_plus_4_with_a_hyphen_or_a_gap() -> None:
+    us, cfg = load_format("us"), PostalConfig()
+    hyphen = Token((262, 118, 20, 5), 1, 0.3)  # short, flat, in the middle of the digits' band
+    line = _digits("12345", 100) + [hyphen] + _digits("6789", 292)
+    cands, has_digits = line_candidates(line, us, cfg)
+    assert has_digits and pick(cands, us).code == "12345-6789"
+    spaced = _digits("12345", 100) + _digits("6789", 292)  # a gap of 1.4 digit widths
+    assert pick(line_candidates(spaced, us, cfg)[0], us).code == "12345-6789"
+
+
+def test_the_part_after_a_hyphen_is_no_zip() -> None:
+    us, cfg = load_format("us"), PostalConfig()
+    hyphen = Token((230, 118, 20, 5), 1, 0.3)
+    line = _digits("1234", 100) + [hyphen] + _digits("56789", 260)  # 1234-56789 fits nothing
+    assert line_candidates(line, us, cfg)[0] == []
+
+
+def test_letters_before_the_code_and_lowercase_words_do_not_make_codes() -> None:
+    us, cfg = load_format("us"), PostalConfig()
+    state = [Token((40, 100, 24, 40), 1, 0.97), Token((68, 100, 24, 40), 4, 0.96)]  # "IL" read as digits
+    word = [Token((x, 112, 16, 28 if k % 2 else 18), 0, 0.9) for k, x in enumerate(range(400, 560, 20))]
+    line = state + _digits("62704", 140) + word
+    cands, _ = line_candidates(line, us, cfg)
+    assert pick(cands, us).code == "62704"
+
+
+def test_code_confidence_product_or_min() -> None:
+    us = load_format("us")
+    line = _digits("1234", 100) + [Token((228, 100, 24, 40), 5, 0.5)]
+    assert pick(line_candidates(line, us, PostalConfig())[0], us).confidence == pytest.approx(0.99**4 * 0.5)
+    assert pick(line_candidates(line, us, PostalConfig(confidence="min"))[0], us).confidence == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# the reader on whole envelopes
+
+
+@pytest.fixture(scope="module")
+def reader(classifier) -> PostalReader:  # type: ignore[no-untyped-def]
+    return PostalReader(load_format("us"), load_postal_config("us"), classifier)
+
+
+def test_blank_envelope_is_not_found(reader: PostalReader) -> None:
+    blank = np.full((600, 1300, 3), (214, 236, 246), np.uint8)
+    r = reader.read(blank)
+    assert r.status == "not_found" and r.code == "" and r.box is None
+    assert reader.read(np.zeros((5, 5), np.uint8)).status == "not_found"
+
+
+def test_house_number_on_the_street_line_is_not_taken(reader: PostalReader) -> None:
+    image = _imread(SAMPLES / "envelope-04-house5.jpg")
+    r = reader.read(image)
+    assert r.status == "ok" and r.code == "81520"
+    x, y, w, h = r.box  # type: ignore[misc]
+    assert 0 < x < image.shape[1] and 0 < y < image.shape[0] and w > 3 * h
+
+
+def test_threshold_one_turns_readings_into_low_confidence(classifier) -> None:  # type: ignore[no-untyped-def]
+    strict = PostalReader(load_format("us"), PostalConfig(threshold=1.0), classifier)
+    r = strict.read(_imread(SAMPLES / "envelope-05-pink-zip4.jpg"))
+    assert r.status == "low_confidence" and r.code == "47173-9988" and r.confidence < 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# the command
+
+
+def test_golden_samples(tmp_path: Path) -> None:
+    out = tmp_path / "postal.csv"
+    result = runner.invoke(app, ["postal", str(SAMPLES), "--out", str(out), "--review", str(tmp_path / "review"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = _rows(out)
+    assert list(rows[0]) == POSTAL_COLUMNS
+    got = {Path(r["source"]).name: r for r in rows}
+    expected = {Path(r["source"]).name: r["postal_code"] for r in _rows(EXPECTED)}
+    assert set(got) == set(expected)
+    for name, code in expected.items():
+        assert (got[name]["postal_code"], got[name]["status"]) == (code, "ok"), (name, got[name])
+        assert len(got[name]["digit_confidences"].split()) == len(code.replace("-", ""))
+        assert got[name]["candidates"].startswith(f"{code}:")
+    assert _rows(tmp_path / "errors.csv") == []
+    assert sorted(p.name for p in (tmp_path / "review").iterdir()) == sorted(f"{n}-p1.png" for n in expected)
+
+
+def test_bad_file_gives_an_error_row_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    cv2.imwrite(str(tmp_path / "in" / "blank.png"), np.full((300, 700), 235, np.uint8))
+    out = tmp_path / "out" / "postal.csv"
+    result = runner.invoke(app, ["postal", str(tmp_path / "in"), "--out", str(out), "--quiet"])
+    assert result.exit_code == 1
+    rows = {Path(r["source"]).name: r for r in _rows(out)}
+    assert rows["broken.png"]["status"] == "error" and rows["broken.png"]["postal_code"] == ""
+    assert rows["blank.png"]["status"] == "not_found"
+    with open(out.with_name("errors.csv"), newline="", encoding="utf-8") as f:
+        errors = list(csv.DictReader(f))
+    assert list(errors[0]) == ERROR_COLUMNS and len(errors) == 1
+    assert Path(errors[0]["source"]).name == "broken.png" and errors[0]["message"]
+
+
+def test_config_threshold_and_bad_usage(tmp_path: Path) -> None:
+    settings = tmp_path / "strict.toml"
+    settings.write_text("[postal]\nthreshold = 1.0\n", encoding="utf-8")
+    out = tmp_path / "postal.csv"
+    sample = str(SAMPLES / "envelope-05-pink-zip4.jpg")
+    result = runner.invoke(app, ["postal", sample, "--out", str(out), "--config", str(settings), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert [(r["postal_code"], r["status"]) for r in _rows(out)] == [("47173-9988", "low_confidence")]
+    result = runner.invoke(app, ["postal", sample, "--out", str(out), "--format", "ca"])
+    assert result.exit_code == 2 and "not supported" in result.output
+    assert runner.invoke(app, ["postal", sample, "--threshold", "1.5"]).exit_code == 2
+
+
+def test_one_row_per_page_of_a_multipage_tiff(tmp_path: Path) -> None:
+    from PIL import Image
+
+    pages = [Image.fromarray(cv2.cvtColor(_imread(SAMPLES / n), cv2.COLOR_BGR2RGB))
+             for n in ("envelope-03-manila.jpg", "envelope-01-black.jpg")]
+    pages[0].save(tmp_path / "two.tif", save_all=True, append_images=pages[1:], compression="tiff_lzw")
+    out = tmp_path / "postal.csv"
+    result = runner.invoke(app, ["postal", str(tmp_path / "two.tif"), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert [(r["page"], r["postal_code"], r["status"]) for r in _rows(out)] == [("1", "74221", "ok"), ("2", "22658", "ok")]
