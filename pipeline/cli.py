@@ -160,7 +160,6 @@ def evaluate(
     _setup(quiet)
     import json
 
-
     from model.data import DataError, load_mnist
     from model.evaluate import evaluate as score
     from model.evaluate import write_report

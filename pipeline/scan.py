@@ -70,12 +70,13 @@ def _looks_printed(conf: np.ndarray, cfg: ScanConfig) -> bool:
     return bool(np.median(conf) < cfg.text_median or (conf < cfg.text_threshold).mean() > cfg.text_share)
 
 
-def printed_fields(glyphs: list[Glyph], conf: np.ndarray, cfg: ScanConfig) -> set[int]:
+def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], conf: np.ndarray, cfg: ScanConfig) -> set[int]:
     """Fields that belong to printed text: neighbouring fields on one line of similar height
-    are taken together as a phrase (the words of a label), judged by :func:`_looks_printed`."""
-    by_field: dict[int, list[int]] = {}
-    for i, g in enumerate(glyphs):
-        by_field.setdefault(g.field, []).append(i)
+    are taken together as a phrase (the words of a label), judged by :func:`_looks_printed`.
+
+    Args:
+        by_field: field number -> indices of its glyphs in ``glyphs`` (and ``conf``).
+    """
     boxes = {f: (glyphs[idx[0]].line, min(glyphs[i].x for i in idx), max(glyphs[i].x + glyphs[i].w for i in idx),
                  float(np.median([glyphs[i].h for i in idx]))) for f, idx in by_field.items()}
     phrases: list[list[int]] = []
@@ -108,7 +109,7 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
     for i, g in enumerate(r.glyphs):
         by_field.setdefault(g.field, []).append(i)
     digits, fields, dropped, number = [], [], 0, 0
-    printed = printed_fields(r.glyphs, p.confidence, sc)
+    printed = printed_fields(r.glyphs, by_field, p.confidence, sc)
     for f, idx in by_field.items():
         conf = p.confidence[idx]
         if f in printed:
