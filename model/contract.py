@@ -1,4 +1,5 @@
-"""The 28x28 input contract, defined once and imported by train, evaluate, predict and the pipeline.
+"""The 28x28 input contract and the output classes, defined once and imported by train, evaluate,
+predict and the pipeline.
 
 A model input is float32 in [0, 1], white digit on black, shape (N, 28, 28, 1): exactly the
 form of the MNIST images divided by 255.
@@ -10,7 +11,9 @@ import numpy as np
 
 SIZE = 28
 INPUT_SHAPE = (SIZE, SIZE, 1)
-CLASSES = tuple(str(d) for d in range(10))
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+NOT_DIGIT = 10  # index of the "not a digit" class (printed letters, rules, specks, noise)
+CLASSES = DIGIT_CLASSES + ("not a digit",)  # the model's outputs, in order; a 10-output model has DIGIT_CLASSES
 CONTRACT = {
     "input_shape": list(INPUT_SHAPE),
     "dtype": "float32",

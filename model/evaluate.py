@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.contract import NOT_DIGIT
 from model.train import expected_calibration_error
 
 
@@ -24,6 +25,7 @@ class Report:
     recall: np.ndarray
     f1: np.ndarray
     n: int
+    false_reject: float = 0.0  # share of the images with P(not a digit) > 0.5 (0 for a 10-output model)
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-able form."""
@@ -32,14 +34,19 @@ class Report:
                      "support": int(self.confusion[d].sum())}
             for d in range(10)
         }
-        return {"n": self.n, "accuracy": self.accuracy, "ece": self.ece, "per_digit": per,
+        return {"n": self.n, "accuracy": self.accuracy, "false_reject": self.false_reject, "ece": self.ece, "per_digit": per,
                 "confusion": self.confusion.tolist()}
 
 
 def evaluate(probs: np.ndarray, labels: np.ndarray) -> Report:
-    """Score (N, 10) probabilities against (N,) integer labels 0-9."""
+    """Score (N, 10) or (N, 11) probabilities against (N,) integer labels 0-9.
+
+    The predicted digit is the argmax over the digit classes; with an 11th "not a digit" output,
+    ``false_reject`` is the share of the (all digit) images whose P(not a digit) > 0.5.
+    """
     labels = np.asarray(labels).astype(np.int64)
-    pred = probs.argmax(axis=1)
+    digit_probs = probs[:, :NOT_DIGIT]
+    pred = digit_probs.argmax(axis=1)
     confusion = np.zeros((10, 10), np.int64)
     np.add.at(confusion, (labels, pred), 1)
     tp = np.diag(confusion).astype(np.float64)
@@ -49,8 +56,9 @@ def evaluate(probs: np.ndarray, labels: np.ndarray) -> Report:
         f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
     n = len(labels)
     accuracy = float(tp.sum() / n) if n else 0.0
-    ece = expected_calibration_error(probs, labels) if n else 0.0
-    return Report(accuracy, ece, confusion, precision, recall, f1, n)
+    ece = expected_calibration_error(digit_probs, labels) if n else 0.0
+    rejected = float((probs[:, NOT_DIGIT] > 0.5).mean()) if n and probs.shape[1] > NOT_DIGIT else 0.0
+    return Report(accuracy, ece, confusion, precision, recall, f1, n, rejected)
 
 
 def write_report(report: Report, probs: np.ndarray, labels: np.ndarray, images: np.ndarray, out_dir: Path) -> list[Path]:
@@ -85,7 +93,7 @@ def write_report(report: Report, probs: np.ndarray, labels: np.ndarray, images: 
     fig.savefig(paths[3], dpi=100)
     plt.close(fig)
 
-    pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, np.int64)
+    pred = probs[:, :NOT_DIGIT].argmax(axis=1) if len(probs) else np.zeros(0, np.int64)
     wrong = np.flatnonzero(pred != labels)
     worst = wrong[np.argsort(-probs[wrong, pred[wrong]])][:40] if len(wrong) else wrong
     cols = 8

@@ -1,51 +1,58 @@
-"""The CNN: two conv blocks (conv-BN-ReLU x2, max pool, dropout), a dense layer, softmax.
+"""The CNN: conv5x5(16)-BN-ReLU, max pool, conv3x3(32)-BN-ReLU, conv3x3(64)-BN-ReLU, max pool,
+dense 128-BN-ReLU, softmax over the digits and "not a digit".
 
-About 200k parameters and 10 M multiply-adds per image: small and fast on a CPU, and enough
-for >99.6% on MNIST with augmentation.
+About 157k parameters and 4.0 MFLOP (2 x multiply-adds) per image. Chosen by measurement
+(keras ``predict(batch_size=1024)`` vs LiteRT with 2 threads, batches of 512, on this machine's
+CPU): few channels at full resolution and most of the work in two small 3x3 convs at 12x12 and
+10x10 keep LiteRT (batch-norm folded, ReLU fused, XNNPACK) over twice as fast as Keras; the
+previous 19.7 MFLOP network (32-32-pool-64-64) reached only 1.2-1.6x.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from model.contract import INPUT_SHAPE
+from model.contract import CLASSES, INPUT_SHAPE
 
 
-def build_network(dropout: float = 0.25, dense_units: int = 128) -> Any:
+def build_network(dropout: float = 0.25, dense_units: int = 128, classes: int = len(CLASSES)) -> Any:
     """Build the (uncompiled) classifier.
 
     Args:
         dropout: dropout rate after each conv block (the dense block uses twice it, capped at 0.5).
         dense_units: width of the hidden dense layer.
+        classes: number of outputs: 11 (digits 0-9 and "not a digit", the default) or 10.
 
     Returns:
-        ``keras.Model`` mapping float32 (N, 28, 28, 1) in [0, 1] to softmax probabilities (N, 10).
+        ``keras.Model`` mapping float32 (N, 28, 28, 1) in [0, 1] to softmax probabilities (N, classes).
 
     Example:
         >>> build_network().output_shape
-        (None, 10)
+        (None, 11)
     """
     import keras
     from keras import layers
 
-    def conv(x: Any, filters: int) -> Any:
-        x = layers.Conv2D(filters, 3, use_bias=False)(x)
+    if classes not in (10, len(CLASSES)):
+        raise ValueError(f"classes: expected 10 or {len(CLASSES)}, got {classes}")
+
+    def conv(x: Any, filters: int, size: int) -> Any:
+        x = layers.Conv2D(filters, size, use_bias=False)(x)
         x = layers.BatchNormalization()(x)
         return layers.ReLU()(x)
 
     inputs = keras.Input(shape=INPUT_SHAPE, name="digit")
-    x = conv(inputs, 32)
-    x = conv(x, 32)
-    x = layers.MaxPooling2D()(x)
-    x = layers.Dropout(dropout)(x)
-    x = conv(x, 64)
-    x = conv(x, 64)
-    x = layers.MaxPooling2D()(x)
+    x = conv(inputs, 16, 5)  # 24x24x16
+    x = layers.MaxPooling2D()(x)  # 12x12
+    x = layers.Dropout(dropout / 2)(x)
+    x = conv(x, 32, 3)  # 10x10x32
+    x = conv(x, 64, 3)  # 8x8x64
+    x = layers.MaxPooling2D()(x)  # 4x4x64
     x = layers.Dropout(dropout)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(dense_units, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
     x = layers.Dropout(min(2 * dropout, 0.5))(x)
-    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="digits_cnn")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from model.contract import CLASSES, INPUT_SHAPE
+from model.contract import CLASSES, DIGIT_CLASSES, INPUT_SHAPE
 
 MODEL_NAME = "digits"
 DEFAULT_MODEL = Path(__file__).resolve().parent / f"{MODEL_NAME}.keras"
@@ -54,8 +54,8 @@ def read_metadata(model_path: Path) -> dict[str, Any]:
             f"{model_path}: sha256 does not match {meta_file.name}; the file is truncated or was "
             "changed. Restore it (git checkout model/) or retrain with `digits train`."
         )
-    if tuple(meta.get("classes", CLASSES)) != CLASSES:
-        raise ModelError(f"{model_path}: classes {meta.get('classes')} are not the digits 0-9")
+    if tuple(meta.get("classes", CLASSES)) not in (CLASSES, DIGIT_CLASSES):
+        raise ModelError(f"{model_path}: classes {meta.get('classes')} are neither {CLASSES} nor the digits 0-9")
     if tuple(meta.get("contract", {}).get("input_shape", INPUT_SHAPE)) != INPUT_SHAPE:
         raise ModelError(f"{model_path}: input shape is not {INPUT_SHAPE}")
     return meta
@@ -74,6 +74,8 @@ def load_keras(model_path: Path) -> Any:
         model = keras.models.load_model(model_path, safe_mode=True, compile=False)
     except Exception as e:  # keras raises many kinds for a bad file
         raise ModelError(f"{model_path}: cannot load model ({type(e).__name__}: {e})") from e
-    if tuple(model.input_shape[1:]) != INPUT_SHAPE or model.output_shape[-1] != len(CLASSES):
-        raise ModelError(f"{model_path}: model maps {model.input_shape} -> {model.output_shape}, expected 28x28x1 -> 10")
+    if tuple(model.input_shape[1:]) != INPUT_SHAPE or model.output_shape[-1] not in (len(DIGIT_CLASSES), len(CLASSES)):
+        raise ModelError(
+            f"{model_path}: model maps {model.input_shape} -> {model.output_shape}, expected 28x28x1 -> 10 or 11"
+        )
     return model

@@ -53,7 +53,8 @@ def train(
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Retrain the CNN on MNIST; write digits.keras, digits.tflite, digits.json, curves and CARD.md."""
+    """Retrain the CNN on MNIST plus generated "not a digit" glyphs; write digits.keras, digits.tflite,
+    digits.json, curves and CARD.md."""
     _setup(quiet)
     from model.data import DataError, load_mnist
     from model.train import TrainConfig
@@ -73,10 +74,13 @@ def train(
     except (DataError, ConfigError) as e:
         raise _fail(str(e))
     log.info("training on %s: %s", mnist.source, cfg)
-    result = run_training(cfg, mnist, out, quiet=quiet)
+    from pipeline.normalize import normalize_mask
+
+    result = run_training(cfg, mnist, out, normalize_mask, quiet=quiet)
     m = result.metrics
     typer.echo(
-        f"test accuracy {m['test_accuracy']:.4f}, loss {m['test_loss']:.4f}, ECE {m['test_ece']:.4f}, "
+        f"test accuracy {m['test_accuracy']:.4f}, false reject {m['test_false_reject']:.4f}, "
+        f"negatives rejected {m['negatives_reject']:.4f}, loss {m['test_loss']:.4f}, ECE {m['test_ece']:.4f}, "
         f"{result.seconds:.0f} s -> {result.model_path}"
     )
 

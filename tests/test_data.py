@@ -79,3 +79,36 @@ def test_missing_data_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.M
     assert str(tmp_path / "nowhere") in str(e.value) and "--data" in str(e.value)
     with pytest.raises(DataError, match="no such file or folder"):
         load_mnist(tmp_path / "missing")
+
+
+def test_negatives_are_deterministic_binary_and_normalized() -> None:
+    from model.negatives import negative_images, negative_mask
+    from pipeline.normalize import normalize_mask
+
+    a = negative_images(60, 3, normalize_mask)
+    assert a.shape == (60, 28, 28) and a.dtype == np.uint8
+    assert np.array_equal(a, negative_images(60, 3, normalize_mask))
+    assert not np.array_equal(a, negative_images(60, 4, normalize_mask))
+    assert (a.reshape(60, -1).max(axis=1) > 0).all()  # every image has ink
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        m = negative_mask(rng, held_out=True)
+        assert m.ndim == 2 and m.dtype == np.uint8 and set(np.unique(m)) <= {0, 255} and m.any()
+        assert m[0].any() and m[:, 0].any()  # cropped tight to the ink
+
+
+def test_negatives_never_draw_digits_and_hold_out_fonts() -> None:
+    from model.negatives import CHARS, EXCLUDED, LETTERS, font_files
+
+    assert not set(CHARS) & (set("0123456789") | EXCLUDED) and set(LETTERS) <= set(CHARS)
+    train, held_out = set(font_files()), set(font_files(held_out=True))
+    assert train and held_out and not train & held_out
+
+
+def test_negatives_validate_their_parameters() -> None:
+    from model.negatives import negative_images
+
+    with pytest.raises(ValueError, match="n:"):
+        negative_images(-1, 0, lambda m: np.zeros((28, 28), np.uint8))
+    with pytest.raises(ValueError, match="normalizer"):
+        negative_images(1, 0, lambda m: np.zeros((20, 20), np.uint8))

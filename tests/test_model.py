@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.contract import to_input
+from model.contract import CLASSES, NOT_DIGIT, to_input
 from model.store import DEFAULT_MODEL, ModelError, load_keras, read_metadata, sha256_file
 
 
@@ -17,10 +17,13 @@ def test_network_shapes_and_softmax() -> None:
     from model.network import build_network
 
     net = build_network()
-    assert net.input_shape == (None, 28, 28, 1) and net.output_shape == (None, 10)
+    assert net.input_shape == (None, 28, 28, 1) and net.output_shape == (None, 11) == (None, len(CLASSES))
     assert net.count_params() < 300_000
     probs = np.asarray(net(np.random.default_rng(0).random((4, 28, 28, 1), np.float32), training=False))
-    assert probs.shape == (4, 10) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert probs.shape == (4, 11) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert build_network(classes=10).output_shape == (None, 10)
+    with pytest.raises(ValueError, match="classes"):
+        build_network(classes=12)
 
 
 def test_to_input_contract() -> None:
@@ -34,7 +37,9 @@ def test_shipped_model_metadata_matches_files() -> None:
     meta = read_metadata(DEFAULT_MODEL)
     assert meta["sha256"] == sha256_file(DEFAULT_MODEL)
     assert meta["tflite"]["sha256"] == sha256_file(DEFAULT_MODEL.with_suffix(".tflite"))
-    assert meta["metrics"]["test_accuracy"] >= 0.996
+    assert meta["classes"] == list(CLASSES) and CLASSES[NOT_DIGIT] == "not a digit"
+    assert meta["metrics"]["test_accuracy"] >= 0.995
+    assert meta["metrics"]["test_false_reject"] < 0.005 and meta["metrics"]["negatives_reject"] > 0.95
     assert DEFAULT_MODEL.stat().st_size < 5 * 2**20
 
 
@@ -45,7 +50,39 @@ def test_classifier_probabilities(classifier, mnist_test) -> None:  # type: igno
     assert (p.confidence >= p.alt_confidence).all() and (p.digit != p.alt_digit).all()
     assert (p.digit == y[:500]).mean() >= 0.99
     empty = classifier.predict(np.zeros((0, 28, 28), np.uint8))
-    assert len(empty) == 0 and empty.probs.shape == (0, 10)
+    assert len(empty) == 0 and empty.probs.shape == (0, 11)
+
+
+def test_shipped_model_rejects_printed_glyphs_not_digits(classifier, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    from model.negatives import negative_images
+    from pipeline.normalize import normalize_mask
+
+    digits = classifier.predict(mnist_test[0])
+    assert (digits.not_digit > 0.5).mean() < 0.01
+    negatives = classifier.predict(negative_images(300, 12345, normalize_mask, held_out=True))
+    assert (negatives.not_digit > 0.5).mean() > 0.85
+
+
+def test_tiny_eleven_class_training_writes_a_working_model(tmp_path: Path, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    from model.data import Mnist
+    from model.train import TrainConfig, train
+    from pipeline.classify import Classifier
+    from pipeline.normalize import normalize_mask
+
+    x, y = mnist_test
+    data = Mnist(x[:1500], y[:1500], x[1500:], y[1500:], "mnist_test[:2000]", {})
+    cfg = TrainConfig(epochs=8, batch_size=32, augment=False, limit=1500, negatives=0.3,
+                      negative_eval=200)
+    result = train(cfg, data, tmp_path, normalize_mask, quiet=True)
+    meta = read_metadata(result.model_path)
+    assert meta["classes"] == list(CLASSES) and meta["data"]["negatives"]["train"] == round(0.3 * 1200)
+    m = result.metrics
+    assert {"test_accuracy", "test_false_reject", "negatives_reject"} <= set(m)
+    assert m["test_accuracy"] > 0.5 and m["negatives_reject"] > 0.5 and m["test_false_reject"] < 0.2
+    for runtime in ("litert", "keras"):
+        p = Classifier(result.model_path, runtime=runtime).predict(x[1500:1600])
+        assert p.probs.shape == (100, 11) and np.allclose(p.probs.sum(axis=1), 1.0, atol=1e-5)
+        assert (p.digit == y[1500:1600]).mean() > 0.5
 
 
 def test_fast_runtime_agrees_with_keras_on_a_probe_batch(mnist_test) -> None:  # type: ignore[no-untyped-def]
