@@ -83,9 +83,10 @@ class ScanConfig:
 
     batch_size: int = 512
     review_threshold: float = 0.90  # digits under this confidence are flagged needs_review
-    text_median: float = 0.95  # a phrase whose median confidence is under this is printed text or marks
-    text_threshold: float = 0.60  # glyphs under this confidence count as non-digits ...
-    text_share: float = 0.4  # ... and a phrase with more than this share of them is dropped too
+    reject_threshold: float = 0.5  # glyphs whose "not a digit" probability reaches this are not digits ...
+    text_share: float = 0.4  # ... and a phrase with more than this share of them is printed text: dropped
+    text_median: float = 0.6  # a phrase whose median digit confidence is under this is dropped too
+    value_gap: float = 0.5  # a clear digit field this x its height away from a printed label is its value: kept
     runtime: str = "auto"
 
 

@@ -27,19 +27,23 @@ class PageResult:
 
 
 
-def _looks_printed(conf: np.ndarray, cfg: ScanConfig) -> bool:
-    """Printed words and marks: the classifier reads them as digits only half-heartedly (a low
-    median confidence, or many low ones), where real digits read clearly."""
-    return bool(np.median(conf) < cfg.text_median or (conf < cfg.text_threshold).mean() > cfg.text_share)
+def _looks_printed(conf: np.ndarray, rejected: np.ndarray, cfg: ScanConfig) -> bool:
+    """Printed words and marks: many of their glyphs are classified "not a digit", or the rest
+    read as digits only half-heartedly (a low median confidence), where handwritten digits read clearly."""
+    return bool(rejected.mean() > cfg.text_share or np.median(conf) < cfg.text_median)
 
 
-def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], conf: np.ndarray, cfg: ScanConfig) -> set[int]:
+def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predictions, cfg: ScanConfig) -> set[int]:
     """Fields that belong to printed text: neighbouring fields on one line of similar height
     are taken together as a phrase (the words of a label), judged by :func:`_looks_printed`.
+    In a printed phrase, a field all of whose glyphs read clearly as digits, after some of the
+    text and a word space or more away from it, is kept: it is the handwritten value written after
+    its label ("Total 818"), not a letter of the label that reads as a digit (the I of "Invoice").
 
     Args:
-        by_field: field number -> indices of its glyphs in ``glyphs`` (and ``conf``).
+        by_field: field number -> indices of its glyphs in ``glyphs`` (and ``p``).
     """
+    rejected = p.not_digit >= cfg.reject_threshold
     boxes = {f: (glyphs[idx[0]].line, min(glyphs[i].x for i in idx), max(glyphs[i].x + glyphs[i].w for i in idx),
                  float(np.median([glyphs[i].h for i in idx]))) for f, idx in by_field.items()}
     phrases: list[list[int]] = []
@@ -47,20 +51,42 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], conf: np
         line, x0, _, h = boxes[f]
         if phrases:
             pl, _, px1, ph = boxes[phrases[-1][-1]]
-            if pl == line and x0 - px1 <= 1.5 * max(h, ph) and max(h, ph) <= 1.4 * min(h, ph):
+            if pl == line and x0 - px1 <= 1.5 * max(h, ph) and max(h, ph) <= 2.0 * min(h, ph):
                 phrases[-1].append(f)
                 continue
         phrases.append([f])
+    def reads_as_value(f: int, phrase: list[int]) -> bool:
+        """Clear digits after their label (labels come first), a word space or more away from it."""
+        idx, (_, x0, x1, h) = by_field[f], boxes[f]
+        left = [x0 - boxes[g][2] for g in phrase if boxes[g][2] <= x0]
+        right = [boxes[g][1] - x1 for g in phrase if boxes[g][1] >= x1]
+        return (bool(left) and min(left + right) >= cfg.value_gap * h and not rejected[idx].any()
+                and np.median(p.confidence[idx]) >= cfg.text_median)
+
     printed: set[int] = set()
     for phrase in phrases:
         idx = [i for f in phrase for i in by_field[f]]
-        if _looks_printed(conf[idx], cfg):
-            printed.update(phrase)
+        if _looks_printed(p.confidence[idx], rejected[idx], cfg):
+            printed.update(f for f in phrase if not reads_as_value(f, phrase))
     return printed
 
 
+def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
+    """A field's glyph indices without the glyphs classified "not a digit" at its ends (a letter
+    or colon of a label next to the field). Rejected glyphs inside the field stay: dropping them
+    would silently shorten the number; their low confidence flags them for review instead.
+
+    Example:
+        >>> trim_rejected([4, 5, 6, 7], np.array([False] * 4 + [True, False, True, True]))
+        [5]
+    """
+    keep = [k for k, i in enumerate(idx) if not rejected[i]]
+    return idx[keep[0] : keep[-1] + 1] if keep else []
+
+
 def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """Digit and field rows of a classified page; fields that read as printed text are dropped.
+    """Digit and field rows of a classified page: fields that read as printed text are dropped,
+    and glyphs classified "not a digit" at the ends of the others are left out (see :func:`trim_rejected`).
 
     Returns:
         (digit rows, field rows, number of fields dropped as text).
@@ -72,12 +98,14 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
     for i, g in enumerate(r.glyphs):
         by_field.setdefault(g.field, []).append(i)
     digits, fields, dropped, number = [], [], 0, 0
-    printed = printed_fields(r.glyphs, by_field, p.confidence, sc)
+    printed = printed_fields(r.glyphs, by_field, p, sc)
+    rejected = p.not_digit >= sc.reject_threshold
     for f, idx in by_field.items():
-        conf = p.confidence[idx]
-        if f in printed:
+        idx = trim_rejected(idx, rejected) if f not in printed else []
+        if not idx:
             dropped += 1
             continue
+        conf = p.confidence[idx]
         number += 1
         gs = [r.glyphs[i] for i in idx]
         x0, y0 = min(g.x for g in gs), min(g.y for g in gs)

@@ -1,0 +1,84 @@
+"""Rows from classified glyphs: printed text dropped, values beside labels kept, rejected glyphs trimmed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.classify import Predictions
+from pipeline.config import Config
+from pipeline.fields import PageResult, page_rows, trim_rejected
+from pipeline.segment import Glyph
+from pipeline.sources import Page
+
+CFG = Config()
+
+
+def _result(spec: list[tuple[int, int, int, float, float]]) -> PageResult:
+    """Glyphs on one line from (field, x, digit, confidence, not_digit); all 20 px tall, 12 px wide."""
+    glyphs = [Glyph(x, 100, 12, 20, np.zeros((20, 12), np.uint8), 1, f, k)
+              for k, (f, x, *_rest) in enumerate(spec, start=1)]
+    n = len(spec)
+    probs = np.zeros((n, 11), np.float32)
+    for i, (_f, _x, d, conf, nd) in enumerate(spec):
+        probs[i, d], probs[i, 10] = conf, nd
+        probs[i, (d + 1) % 10] = 1.0 - conf - nd
+    order = np.argsort(-probs[:, :10], axis=1, kind="stable")
+    rows = np.arange(n)
+    preds = Predictions(order[:, 0], probs[rows, order[:, 0]], order[:, 1], probs[rows, order[:, 1]], probs)
+    return PageResult(Page(np.zeros((300, 900), np.uint8), "page.png", 1), glyphs, np.zeros((n, 28, 28), np.uint8), preds)
+
+
+def _texts(r: PageResult) -> list[str]:
+    return [f["text"] for f in page_rows(r, CFG)[1]]
+
+
+def test_printed_word_is_dropped_and_counted() -> None:
+    word = [(1, 100 + 14 * k, 4, 0.02, 0.97) for k in range(5)]  # five letters read as "not a digit"
+    digits, fields, dropped = page_rows(_result(word), CFG)
+    assert digits == [] and fields == [] and dropped == 1
+
+
+def test_value_after_its_label_is_kept() -> None:
+    label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]  # "Total" ends at x = 168
+    value = [(2, 190, 8, 0.99, 0.0), (2, 204, 1, 0.97, 0.01), (2, 218, 8, 0.98, 0.0)]
+    assert _texts(_result(label + value)) == ["818"]
+
+
+def test_letter_that_reads_as_a_digit_before_its_word_is_dropped() -> None:
+    """The I of "Invoice": a clear "1" on its own, but with the rest of its word after it, not before."""
+    i = [(1, 100, 1, 0.96, 0.04)]
+    rest = [(2, 130 + 14 * k, 4, 0.01, 0.98) for k in range(5)]
+    assert _texts(_result(i + rest)) == []
+
+
+def test_value_touching_its_label_is_not_taken_for_a_value() -> None:
+    label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]
+    close = [(2, 170, 7, 0.99, 0.0)]  # 2 px after the label: a letter of it, not a value
+    assert _texts(_result(label + close)) == []
+
+
+def test_rejected_glyphs_are_trimmed_at_the_ends_only() -> None:
+    reads = [(8, 0.02, 0.97), (1, 0.99, 0.0), (2, 0.1, 0.85), (3, 0.99, 0.0), (4, 0.98, 0.0), (5, 0.99, 0.0),
+             (6, 0.97, 0.0), (0, 0.05, 0.9)]
+    digits, fields, _ = page_rows(_result([(1, 100 + 14 * k, *read) for k, read in enumerate(reads)]), CFG)
+    assert [f["text"] for f in fields] == ["123456"]
+    assert [d["index"] for d in digits] == [1, 2, 3, 4, 5, 6]
+    assert [d["needs_review"] for d in digits] == [False, True, False, False, False, False]  # the doubtful one
+
+
+def test_trim_rejected() -> None:
+    rejected = np.array([True, False, True, False, True])
+    assert trim_rejected([0, 1, 2, 3, 4], rejected) == [1, 2, 3]
+    assert trim_rejected([0, 2, 4], rejected) == []
+    assert trim_rejected([], rejected) == []
+
+
+def test_ten_output_model_has_no_rejections() -> None:
+    """An older 10-class model: not_digit is zero, clear digits are kept whatever their neighbours."""
+    glyphs = [Glyph(100 + 14 * k, 100, 12, 20, np.zeros((20, 12), np.uint8), 1, 1, k + 1) for k in range(3)]
+    probs = np.full((3, 10), 0.01, np.float32)
+    probs[:, 5] = 0.91
+    preds = Predictions(np.full(3, 5), probs[:, 5], np.zeros(3, np.int64), probs[:, 0], probs)
+    r = PageResult(Page(np.zeros((300, 900), np.uint8), "p.png", 1), glyphs, np.zeros((3, 28, 28), np.uint8), preds)
+    assert not preds.not_digit.any()
+    assert _texts(r) == ["555"]
