@@ -259,3 +259,51 @@ def negative_images(n: int, seed: int, normalizer: Normalizer, held_out: bool = 
             raise ValueError(f"normalizer: expected a (28, 28) image, got {img.shape}")
         out[i] = img
     return out
+
+
+def _underline(rng: np.random.Generator, digit: np.ndarray) -> np.ndarray:
+    """A digit's ink mask with a rule fragment or dotted leader under it, as the segmenter cuts a
+    digit written on (or just above) a printed line whose remnant stayed attached."""
+    big = cv2.resize(digit, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+    mask = _crop((big > 127).astype(np.uint8) * 255)
+    h, w = mask.shape
+    gap, t = int(rng.integers(0, max(2, h // 6))), int(rng.integers(2, max(3, h // 10)))
+    left, right = int(rng.integers(-w // 3, w // 4)), int(rng.integers(-w // 4, w // 3))
+    x0, x1 = min(0, left), max(w, w + right)
+    out = np.zeros((h + gap + t, x1 - x0), np.uint8)
+    out[:h, -x0 : -x0 + w] = mask
+    y = h + gap
+    if rng.random() < 0.5:  # solid rule remnant
+        out[y : y + t, max(0, left - x0) : w - x0 + right] = 255
+    else:  # dotted leader
+        step = int(rng.integers(2 * t + 1, 4 * t + 3))
+        for x in range(int(rng.integers(0, step)), out.shape[1] - t, step):
+            out[y : y + t, x : x + t] = 255
+    return out
+
+
+def underlined_digits(images: np.ndarray, n: int, seed: int, normalizer: Normalizer) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` of the 28x28 digit ``images`` (picked at random) redrawn on a rule or dotted leader.
+
+    These stay digits (positives): a digit whose line remnant the segmenter left attached must not
+    be taken for "not a digit" because rule fragments and leaders alone are negatives.
+
+    Args:
+        images: (N, 28, 28) uint8 MNIST digits, N >= 1 when n > 0.
+        n: how many (>= 0).
+        seed: random seed.
+        normalizer: mask (H, W) -> (28, 28) uint8 (the pipeline's recipe).
+
+    Returns:
+        (n, 28, 28) uint8 images and (n,) int64 indices into ``images`` (to take their labels).
+    """
+    if n < 0:
+        raise ValueError(f"n: must be >= 0, got {n}")
+    if n and not len(images):
+        raise ValueError("images: no digits to underline")
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, max(1, len(images)), n)
+    out = np.zeros((n, 28, 28), np.uint8)
+    for i, j in enumerate(picks):
+        out[i] = normalizer(_underline(rng, images[j]))
+    return out, picks.astype(np.int64)

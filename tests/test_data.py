@@ -112,3 +112,23 @@ def test_negatives_validate_their_parameters() -> None:
         negative_images(-1, 0, lambda m: np.zeros((28, 28), np.uint8))
     with pytest.raises(ValueError, match="normalizer"):
         negative_images(1, 0, lambda m: np.zeros((20, 20), np.uint8))
+
+
+def test_underlined_digits_keep_their_digit_and_are_deterministic() -> None:
+    from model.negatives import _underline, underlined_digits
+    from pipeline.normalize import normalize_mask
+
+    digits = np.zeros((3, 28, 28), np.uint8)
+    digits[:, 6:22, 12:16] = 255  # three "1"s
+    a, idx = underlined_digits(digits, 20, 5, normalize_mask)
+    b, idx_b = underlined_digits(digits, 20, 5, normalize_mask)
+    assert a.shape == (20, 28, 28) and a.dtype == np.uint8 and idx.shape == (20,)
+    assert np.array_equal(a, b) and np.array_equal(idx, idx_b) and ((idx >= 0) & (idx < 3)).all()
+    plain = normalize_mask(digits[0])
+    assert all(not np.array_equal(img, plain) for img in a)
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # the raw mask: the digit on top, a line remnant under it
+        m = _underline(rng, digits[0])
+        assert m.shape[0] > 16 * 4 and m[-1].any() and set(np.unique(m)) <= {0, 255}
+    with pytest.raises(ValueError, match="images"):
+        underlined_digits(digits[:0], 1, 0, normalize_mask)
