@@ -1,6 +1,7 @@
 """Inference runtimes for the shipped model: LiteRT (fast, no TensorFlow import) or Keras.
 
-Both take float32 (N, 28, 28, 1) in [0, 1] and return softmax probabilities (N, 10).
+Both take float32 (N, 28, 28, 1) in [0, 1] and return softmax probabilities (N, C): C = 11 (digits 0-9,
+then "not a digit", see model.contract) or 10 for an older model.
 """
 
 from __future__ import annotations
