@@ -244,6 +244,10 @@ def scan(
     batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
     model: ModelOpt = None,
     runtime: Annotated[Optional[str], typer.Option(help="auto, litert or keras.")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes that decode and segment pages (1: all in one process). [default: one per CPU]")] = None,
+    resume: Annotated[bool, typer.Option(help="Keep the sources an earlier, interrupted run completed in --out; do the rest.")] = False,
+    engine: Annotated[str, typer.Option(help="local, or ray (needs the ray extra: pip install -e '.[ray]').")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster address for --engine ray (default: a local Ray).")] = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -252,17 +256,47 @@ def scan(
     Exit 0 when every input was read, 1 when some failed (listed in errors.csv; the rest is written).
     """
     _setup(quiet)
-    from pipeline.scan import scan as run_scan
-
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"expected local or ray, got {engine!r}", param_hint="--engine")
     cfg = _config(config, sources={"dpi": dpi}, scan={"review_threshold": review_threshold,
                                                       "batch_size": batch_size, "runtime": runtime})
-    clf = _classifier(model, cfg)
-    stats = run_scan(inputs, out, cfg, clf, review=review, progress=not quiet)
+    if engine == "ray":
+        stats = _scan_ray(list(inputs), out, cfg, model, review, not quiet, ray_address)
+    else:
+        from pipeline.scan import default_workers
+        from pipeline.scan import scan as run_scan
+
+        clf = _classifier(model, cfg)
+        try:
+            stats = run_scan(inputs, out, cfg, clf, review=review, progress=not quiet,
+                             workers=workers or default_workers(), resume=resume)
+        except KeyboardInterrupt:
+            typer.echo(f"\ninterrupted: the sources completed so far are kept in {out} (listed in completed.jsonl); "
+                       "run the same command with --resume to do the rest", err=True)
+            raise typer.Exit(130)
     log.info("%d pages, %d fields, %d digits (%d need review), %d errors -> %s",
              stats.pages, stats.fields, stats.digits, stats.needs_review, stats.errors, out)
     if stats.errors:
         typer.echo(f"{stats.errors} input(s) could not be read; see {out / 'errors.csv'}", err=True)
         raise typer.Exit(1)
+
+
+def _scan_ray(inputs: list[Path], out: Path, cfg: Any, model: Optional[Path], review: bool, progress: bool,
+              address: Optional[str]) -> Any:
+    """``digits scan --engine ray``: the Ray engine, imported only when asked for."""
+    from model.store import ModelError
+
+    try:
+        from pipeline import ray_engine
+    except ImportError as e:
+        raise _fail(f"--engine ray is not available ({e}); install it with: pip install -e '.[ray]'", 2)
+    unavailable = getattr(ray_engine, "RayUnavailable", ImportError)
+    try:
+        return ray_engine.scan_ray(inputs, out, cfg, model, review=review, progress=progress, address=address)
+    except unavailable as e:
+        raise _fail(str(e), 2)
+    except ModelError as e:
+        raise _fail(str(e))
 
 
 @app.command()
