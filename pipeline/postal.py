@@ -763,7 +763,7 @@ class PostalReader:
         g = gray[y0:y1, x0:x1]
         paper = np.uint8(np.percentile(g, 75))
         crop = np.where(near & ~(other & ~own), g, paper).astype(np.uint8)
-        glyphs = segment(crop, self.segment_cfg, lambda g: self.classifier.proba(g).max(axis=1))
+        glyphs = segment(crop, self.segment_cfg, lambda g: self.classifier.proba(g)[:, :10].max(axis=1))
         pieces = [_Piece((g.x, g.y, g.w, g.h), _box_mask(g)) for g in glyphs]
         n, comp, stats, _ = cv2.connectedComponentsWithStats(own.astype(np.uint8), connectivity=8)
         heights = np.array([float(p.box[3]) for p in pieces] or [ln.height])
