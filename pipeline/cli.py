@@ -276,8 +276,9 @@ def scan(
             raise typer.Exit(130)
     log.info("%d pages, %d fields, %d digits (%d need review), %d errors -> %s",
              stats.pages, stats.fields, stats.digits, stats.needs_review, stats.errors, out)
-    if stats.errors:
-        typer.echo(f"{stats.errors} input(s) could not be read; see {out / 'errors.csv'}", err=True)
+    failed = stats.errors + getattr(stats, "earlier_errors", 0)
+    if failed:
+        typer.echo(f"{failed} input(s) could not be read; see {out / 'errors.csv'}", err=True)
         raise typer.Exit(1)
 
 

@@ -112,7 +112,7 @@ def source_key(source: str) -> SourceKey:
     return (source, st.st_size, st.st_mtime_ns)
 
 
-def prepare_resume(out_dir: Path, names: dict[str, list[str]]) -> dict[str, SourceKey]:
+def prepare_resume(out_dir: Path, names: dict[str, list[str]]) -> tuple[dict[str, SourceKey], dict[str, int]]:
     """Get ``out_dir`` ready to continue a run: the sources that are complete and unchanged.
 
     A logged file whose size or mtime changed since (or that is gone) counts as not done. Each
@@ -124,7 +124,8 @@ def prepare_resume(out_dir: Path, names: dict[str, list[str]]) -> dict[str, Sour
         names: CSV file name -> its columns, e.g. ``{"digits.csv": DIGIT_COLUMNS}``.
 
     Returns:
-        source -> key of every source to skip; the log is rewritten to hold exactly these.
+        (source -> key of every source to skip, CSV name -> rows kept); the log is rewritten to
+        hold exactly these sources.
     """
     log_path = out_dir / COMPLETION_LOG
     done = {s: k for s, k in read_completion_log(log_path).items() if k[1] is None or source_key(s) == k}
@@ -132,6 +133,7 @@ def prepare_resume(out_dir: Path, names: dict[str, list[str]]) -> dict[str, Sour
     with open(tmp, "w", encoding="utf-8") as f:
         f.writelines(json.dumps({"source": source, "size": size, "mtime_ns": mtime}, ensure_ascii=False) + "\n" for source, size, mtime in done.values())
     os.replace(tmp, log_path)
+    kept = dict.fromkeys(names, 0)
     for name, columns in names.items():
         final, partial = out_dir / name, out_dir / (name + ".partial")
         old = partial if partial.is_file() else final if final.is_file() else None
@@ -146,10 +148,11 @@ def prepare_resume(out_dir: Path, names: dict[str, list[str]]) -> dict[str, Sour
                     for row in reader:
                         if len(row) == len(columns) and row[0] in done:
                             writer.writerow(row)
+                            kept[name] += 1
         os.replace(tmp, partial)
         if old == final:
             final.unlink()
-    return done
+    return done, kept
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:

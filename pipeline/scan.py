@@ -67,7 +67,8 @@ class Stats:
     fields_dropped_as_text: int = 0
     needs_review: int = 0
     errors: int = 0
-    skipped_completed: int = 0  # sources left out by resume, done by an earlier run
+    skipped_completed: int = 0  # sources left out by resume, done by an earlier run ...
+    earlier_errors: int = 0  # ... and the errors.csv rows they had
     seconds: Counter[str] = field(default_factory=Counter)
 
 
@@ -173,7 +174,10 @@ class Outputs:
     def __init__(self, out_dir: Path, cfg: Config, review: bool = False, resume: bool = False) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.out_dir, self.cfg, self.review = out_dir, cfg, review
-        self.done: dict[str, SourceKey] = prepare_resume(out_dir, CSV_FILES) if resume else {}
+        self.done: dict[str, SourceKey] = {}
+        self.kept = dict.fromkeys(CSV_FILES, 0)
+        if resume:
+            self.done, self.kept = prepare_resume(out_dir, CSV_FILES)
         if not resume:
             for name in CSV_FILES:
                 (out_dir / name).unlink(missing_ok=True)
@@ -342,7 +346,8 @@ def scan(paths: Iterable[Path], out_dir: Path, cfg: Config, clf: Classifier, rev
             and append the rest; rows of sources it left unfinished are discarded first.
 
     Returns:
-        The run's :class:`Stats`; ``stats.errors > 0`` means some input failed (the rest is written).
+        The run's :class:`Stats`; ``stats.errors + stats.earlier_errors > 0`` means some input
+        failed (the rest is written).
 
     Raises:
         KeyboardInterrupt: after closing the outputs; completed sources stay in the partial
@@ -356,6 +361,7 @@ def scan(paths: Iterable[Path], out_dir: Path, cfg: Config, clf: Classifier, rev
     started = time.perf_counter()
     stats = Stats()
     out = Outputs(out_dir, cfg, review=review, resume=resume)
+    stats.earlier_errors = out.kept["errors.csv"]
 
     def todo() -> Iterator[Path | PageError]:
         for item in find_sources(paths):

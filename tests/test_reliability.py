@@ -1,0 +1,157 @@
+"""Reliability of `digits scan`: workers, determinism, resume after SIGKILL, Ctrl-C, lean start-up."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.export import COMPLETION_LOG, read_completion_log
+from tests.conftest import ROOT, digit_ink, draw_digits
+
+runner = CliRunner()
+CSVS = ("digits.csv", "fields.csv", "errors.csv")
+
+
+def _page(mnist_test, seed: int, size: tuple[int, int] = (900, 700)) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A grey page with three handwritten numbers (MNIST digits) at seeded places."""
+    x, _ = mnist_test
+    rng = np.random.default_rng(seed)
+    page = np.full(size, 236, np.uint8)
+    for row in range(3):
+        idx = rng.integers(0, len(x), int(rng.integers(2, 6)))
+        draw_digits(page, [digit_ink(x[i], 50) for i in idx], int(rng.integers(40, 200)), 150 + 250 * row, gap=12)
+    return page
+
+
+def _pages(folder: Path, mnist_test, n: int, size: tuple[int, int] = (900, 700)) -> Path:  # type: ignore[no-untyped-def]
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"page-{i:03d}.png"), _page(mnist_test, i, size))
+    return folder
+
+
+def _scan(inputs: list[Path], out: Path, *extra: str) -> object:
+    return runner.invoke(app, ["scan", *map(str, inputs), "--out", str(out), "--quiet", *extra])
+
+
+def _bytes(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in CSVS}
+
+
+def test_workers_and_repeated_runs_give_byte_identical_csvs(tmp_path: Path, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    pages = _pages(tmp_path / "in", mnist_test, 6)
+    (pages / "zz-bad.png").write_bytes(b"not an image")
+    runs = {}
+    for name, extra in [("w1", ["--workers", "1"]), ("w1b", ["--workers", "1"]), ("w2", ["--workers", "2"]),
+                        ("w3", ["--workers", "3", "--batch-size", "7"])]:
+        result = _scan([pages], tmp_path / name, *extra)
+        assert result.exit_code == 1, result.output  # the bad file
+        runs[name] = _bytes(tmp_path / name)
+    assert runs["w1"]["digits.csv"].count(b"\n") > 20  # something was read
+    assert runs["w1"] == runs["w1b"] == runs["w2"] == runs["w3"]
+    assert json.loads((tmp_path / "w2" / "run.json").read_text())["workers"] == 2
+
+
+def test_scan_of_one_page_imports_neither_tensorflow_nor_ray(tmp_path: Path, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    cv2.imwrite(str(tmp_path / "one.png"), _page(mnist_test, 0))
+    code = (
+        "import sys\n"
+        "from pipeline.cli import app\n"
+        f"try:\n    app(['scan', {str(tmp_path / 'one.png')!r}, '--out', {str(tmp_path / 'out')!r}, '-q'])\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules, 'ray' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["False", "False", "False"], out.stderr
+    assert (tmp_path / "out" / "fields.csv").read_text().count("\n") > 1
+
+
+def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path: Path, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    pages = _pages(tmp_path / "in", mnist_test, 12, size=(1400, 1100))
+    (pages / "bad.png").write_bytes(b"")  # an error row is a source's row too
+    assert _scan([pages], tmp_path / "whole", "--workers", "1").exit_code == 1
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "pipeline.cli", "scan", str(pages), "--out", str(out), "-q", "--batch-size", "1"]
+    rng = random.Random()
+    for attempt in range(4):  # until the kill lands between the first and the last source
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while not read_completion_log(out / COMPLETION_LOG) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        done = len(read_completion_log(out / COMPLETION_LOG))
+        if 0 < done < 13:
+            break
+        # finished before the kill: try again from scratch
+    else:
+        pytest.fail("could not kill the run between its first and last source")
+    assert not (out / "fields.csv").exists() and (out / "fields.csv.partial").exists()  # visibly unfinished
+    result = _scan([pages], out, "--resume")
+    assert result.exit_code == 1, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["counts"]["skipped_completed"] == done
+    for name in CSVS:
+        got = (out / name).read_text(encoding="utf-8").splitlines()
+        want = (tmp_path / "whole" / name).read_text(encoding="utf-8").splitlines()
+        assert len(got) == len(set(got)) or name == "errors.csv"  # no row doubled
+        assert sorted(got) == sorted(want), name
+    assert not list(out.glob("*.partial"))
+
+
+def test_resume_of_a_finished_run_does_only_new_and_changed_files(tmp_path: Path, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    pages = _pages(tmp_path / "in", mnist_test, 3)
+    out = tmp_path / "out"
+    assert _scan([pages], out).exit_code == 0
+    first = _bytes(out)
+    result = _scan([pages], out, "--resume")
+    assert result.exit_code == 0 and _bytes(out) == first
+    assert json.loads((out / "run.json").read_text())["counts"]["skipped_completed"] == 3
+    cv2.imwrite(str(pages / "page-001.png"), _page(mnist_test, 99))  # changed: its old rows go
+    cv2.imwrite(str(pages / "page-100.png"), _page(mnist_test, 100))  # new
+    assert _scan([pages], out, "--resume").exit_code == 0
+    assert _scan([pages], tmp_path / "fresh").exit_code == 0
+    for name in CSVS:
+        assert sorted((out / name).read_text().splitlines()) == sorted((tmp_path / "fresh" / name).read_text().splitlines())
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    pages = _pages(tmp_path / "in", mnist_test, 12, size=(1400, 1100))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "pipeline.cli", "scan", str(pages), "--out", str(out), "--batch-size", "1", "-q"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not read_completion_log(out / COMPLETION_LOG) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before Ctrl-C arrived")
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    assert _scan([pages], out, "--resume").exit_code == 0
+    assert _scan([pages], tmp_path / "whole").exit_code == 0
+    assert _bytes(out) == _bytes(tmp_path / "whole")
+
+
+def test_workers_must_be_positive(tmp_path: Path) -> None:
+    assert _scan([tmp_path], tmp_path / "out", "--workers", "0").exit_code == 2
+    assert _scan([tmp_path], tmp_path / "out", "--engine", "spark").exit_code == 2
+
+
+def test_engine_ray_without_ray_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pipeline.ray_engine", None)  # as if not installed
+    result = _scan([tmp_path], tmp_path / "out", "--engine", "ray")
+    assert result.exit_code == 2 and "ray" in result.output.lower()
