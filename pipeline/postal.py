@@ -697,7 +697,8 @@ class PostalReader:
                 m = cv2.getRotationMatrix2D(c, angle, 1.0)
                 views.append(np.stack([cv2.warpAffine(g, m, g.shape[::-1], flags=cv2.INTER_LINEAR) for g in glyphs]))
             probs = self.classifier.proba(np.concatenate(views)).reshape(len(views), len(glyphs), -1).mean(axis=0)
-        probs = probs[:, :10]  # the digits; an 11th column is "not a digit" (model.contract.NOT_DIGIT)
+        probs = probs[:, :10]  # the digits; an 11th column is "not a digit" (model.contract.NOT_DIGIT) ...
+        probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)  # ... that the code groups are not
         return probs.argmax(axis=1).astype(np.int64), probs.max(axis=1)
 
     def read(self, image: np.ndarray) -> PostalResult:

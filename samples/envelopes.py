@@ -26,8 +26,9 @@ Example:
     >>> env.image.shape, env.code                                # doctest: +SKIP
     ((640, 1400, 3), '62704-1234')
 
-Run ``python samples/envelopes.py`` to (re)write ``samples/envelopes/`` and
-``samples/expected/postal.csv``.
+Run ``python samples/envelopes.py`` to (re)write ``samples/envelopes/`` and their true codes,
+``samples/expected/postal_truth.csv`` (``samples/expected/postal.csv`` is what ``digits postal``
+reads on them, the regression golden).
 """
 
 from __future__ import annotations
@@ -524,7 +525,7 @@ SAMPLES = (  # file name, seed, look; a .png name with "gray" is written as a gr
 )
 
 
-def write_samples(out_dir: Path = ROOT / "samples" / "envelopes", expected: Path = ROOT / "samples" / "expected" / "postal.csv") -> list[tuple[str, str]]:
+def write_samples(out_dir: Path = ROOT / "samples" / "envelopes", expected: Path = ROOT / "samples" / "expected" / "postal_truth.csv") -> list[tuple[str, str]]:
     """Render :data:`SAMPLES` (US codes) into ``out_dir`` and their codes into ``expected``.
 
     Files of ``out_dir`` named ``envelope-*`` that are not in :data:`SAMPLES` are removed.
