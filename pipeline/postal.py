@@ -952,10 +952,11 @@ def run_postal(paths: Iterable[Path], out: Path, reader: PostalReader, review: P
             continue
         try:
             result = reader.read(item.image)
-        except (ValueError, cv2.error) as e:  # a page the stage cannot handle: one error row, go on
-            errors.write([{"source": item.source, "page": item.page, "stage": "postal",
-                           "error": type(e).__name__, "message": str(e)}])
-            result = PostalResult("error", message=str(e))
+        except Exception as e:  # noqa: BLE001 -- a page the stage cannot handle: one error row, go on
+            message = f"{item.source} page {item.page}: cannot read the postal code ({type(e).__name__}: {e})"
+            errors.write([{"source": item.source, "page": item.page, "stage": "postal", "error": "failed",
+                           "message": message}])
+            result = PostalResult("error", message=message)
         rows.write([result_row(item.source, item.page, result)])
         stats.by_status[result.status] += 1
         if review is not None:

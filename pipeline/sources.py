@@ -104,7 +104,8 @@ def find_sources(paths: Iterable[str | Path]) -> Iterator[Path | PageError]:
     Folders are walked recursively, entries in sorted name order, depth first, so the result is
     deterministic. Inside folders, hidden entries (names starting with ``.``) and files with an
     unsupported extension are skipped silently; a directory whose name looks like an image
-    (``x.jpg/``) is walked like any folder. Symbolic links are followed; a link that loops (to
+    (``x.jpg/``) is walked like any folder (an empty one is a ``not_a_file`` error: a file was
+    meant). Symbolic links are followed; a link that loops (to
     itself, or back to a folder being walked) gives one ``symlink_loop`` error and the walk goes
     on. A path named explicitly is never dropped silently: missing -> ``not_found``, unsupported
     extension -> ``unsupported``, not a regular file -> ``not_a_file``.
@@ -131,7 +132,10 @@ def _find_all(paths: Iterable[str | Path]) -> Iterator[Path | PageError]:
         if isinstance(found, PageError):
             yield found
         elif stat.S_ISDIR(found.st_mode):
-            yield from _walk(path, found)
+            if path.suffix.lower() in SUPPORTED and _list_dir(path) == []:
+                yield _find_error(path, "not_a_file", "is an empty folder, not an image file")
+            else:
+                yield from _walk(path, found)
         elif not stat.S_ISREG(found.st_mode):
             yield _find_error(path, "not_a_file", "not a regular file")
         elif path.suffix.lower() in SUPPORTED:
@@ -171,6 +175,9 @@ def _walk(root: Path, root_stat: os.stat_result) -> Iterator[Path | PageError]:
             sub = _list_dir(path)
             if isinstance(sub, PageError):
                 yield sub
+                continue
+            if supported and not sub:  # an empty x.jpg/: a file was meant, never silently nothing
+                yield _find_error(path, "not_a_file", "is an empty folder, not an image file")
                 continue
             stack.append((path, iter(sub)))
             ancestors.append(key)

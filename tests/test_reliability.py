@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -155,3 +156,115 @@ def test_engine_ray_without_ray_is_a_clear_error(tmp_path: Path, monkeypatch: py
     monkeypatch.setitem(sys.modules, "pipeline.ray_engine", None)  # as if not installed
     result = _scan([tmp_path], tmp_path / "out", "--engine", "ray")
     assert result.exit_code == 2 and "ray" in result.output.lower()
+
+
+# --- the bad-input corpus, end to end through `digits scan` and `digits postal` -------------------
+
+# file name -> error kind in errors.csv (exactly one row each); every other input must work
+BAD = {"empty.png": "empty_file", "truncated.png": "corrupt", "truncated.jpg": "corrupt", "text.png": "corrupt",
+       "x.jpg": "not_a_file", "huge.png": "too_large", "multi.tif": "corrupt", "broken.pdf": "corrupt",
+       "encrypted.pdf": "encrypted_pdf", "no-pages.pdf": "no_pages", "unreadable.png": "permission",
+       "loop.png": "symlink_loop"}
+ODD_NAME = 'form, "quoted"\nnaïve.png'
+# inputs that work: name -> (pages, at least this many digits)
+GOOD = {"form.png": (1, 5), "form16.png": (1, 5), "form16.tif": (1, 5), "rgba.png": (1, 5), "cmyk.jpg": (1, 5),
+        "inverted.png": (1, 5), "blank.png": (1, 0), "black.png": (1, 0), "dot.png": (1, 0), ODD_NAME: (1, 5),
+        "multi.tif": (2, 0)}
+
+
+def _corpus(folder: Path, mnist_test, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+    """Every kind of awkward input in one folder, made here (see BAD and GOOD)."""
+    from PIL import Image
+
+    from pipeline import sources
+    from tests.test_sources import encrypted_pdf, hand_pdf, pdf_with_pages, png_header_only, tiff_with_corrupt_page
+
+    folder.mkdir()
+    x, y = mnist_test
+    form = np.full((500, 900), 235, np.uint8)
+    draw_digits(form, [digit_ink(x[int(np.flatnonzero(y == int(c))[0])], 60) for c in "40213"], 150, 250, gap=14)
+    cv2.imwrite(str(folder / "form.png"), form)
+    deep = form.astype(np.uint16) * 257
+    cv2.imwrite(str(folder / "form16.png"), deep)
+    cv2.imwrite(str(folder / "form16.tif"), deep)
+    rgba = np.dstack([cv2.cvtColor(form, cv2.COLOR_GRAY2RGB), np.full(form.shape, 255, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
+    Image.fromarray(form).convert("CMYK").save(folder / "cmyk.jpg", quality=95)
+    cv2.imwrite(str(folder / "inverted.png"), 255 - form)
+    cv2.imwrite(str(folder / "blank.png"), np.full((500, 700), 240, np.uint8))
+    cv2.imwrite(str(folder / "black.png"), np.zeros((500, 700), np.uint8))
+    cv2.imwrite(str(folder / "dot.png"), np.array([[42]], np.uint8))
+    cv2.imencode(".png", form)[1].tofile(str(folder / ODD_NAME))
+    (folder / "empty.png").write_bytes(b"")
+    data = (folder / "form.png").read_bytes()
+    (folder / "truncated.png").write_bytes(data[: len(data) // 2])
+    cv2.imwrite(str(folder / "full.jpg"), form)
+    data = (folder / "full.jpg").read_bytes()
+    (folder / "full.jpg").unlink()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (folder / "text.png").write_text("not an image, just text\n")
+    (folder / "x.jpg").mkdir()
+    png_header_only(folder / "huge.png", 30000, 30000)
+    tiff_with_corrupt_page(folder / "multi.tif")
+    data = pdf_with_pages(folder / "full.pdf", [200, 50]).read_bytes()
+    (folder / "full.pdf").unlink()
+    (folder / "broken.pdf").write_bytes(data[: len(data) // 2])
+    (folder / "encrypted.pdf").write_bytes(encrypted_pdf())
+    (folder / "no-pages.pdf").write_bytes(hand_pdf([b"<< /Type /Catalog /Pages 2 0 R >>",
+                                                    b"<< /Type /Pages /Kids [] /Count 0 >>"]))
+    cv2.imwrite(str(folder / "unreadable.png"), form)
+    os.symlink(folder / "loop.png", folder / "loop.png")
+    real_open = sources._open
+
+    def denied(path: str | Path):  # type: ignore[no-untyped-def]  # root reads anything: simulate chmod 000
+        if Path(path).name == "unreadable.png":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path)
+
+    monkeypatch.setattr(sources, "_open", denied)
+    return folder
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _check_errors(errors: list[dict[str, str]], folder: Path) -> None:
+    got = {Path(e["source"]).name: e["error"] for e in errors}
+    assert len(errors) == len(BAD) and got == BAD, errors
+    for e in errors:
+        assert e["source"] in e["message"] and e["stage"] in ("find", "decode")
+    assert {e["page"] for e in errors if Path(e["source"]).name == "multi.tif"} == {"2"}
+
+
+def test_bad_input_corpus_through_scan(tmp_path: Path, mnist_test, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    folder = _corpus(tmp_path / "in", mnist_test, monkeypatch)
+    result = _scan([folder], tmp_path / "out", "--workers", "1")  # in-process: the monkeypatch applies
+    assert result.exit_code == 1, result.output
+    _check_errors(_read_csv(tmp_path / "out" / "errors.csv"), folder)
+    digits = _read_csv(tmp_path / "out" / "digits.csv")
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["counts"]["pages"] == sum(n for n, _ in GOOD.values())
+    for name, (_, at_least) in GOOD.items():
+        found = "".join(d["digit"] for d in digits if Path(d["source"]).name == name)
+        assert len(found) >= at_least, (name, found)
+        if at_least:
+            assert "40213" in found, (name, found)
+    for name in ("blank.png", "dot.png", "black.png"):
+        assert not [d for d in digits if Path(d["source"]).name == name]
+
+
+def test_bad_input_corpus_through_postal(tmp_path: Path, mnist_test, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    folder = _corpus(tmp_path / "in", mnist_test, monkeypatch)
+    result = runner.invoke(app, ["postal", str(folder), "--out", str(tmp_path / "out" / "postal.csv"), "--quiet"])
+    assert result.exit_code == 1, result.output
+    _check_errors(_read_csv(tmp_path / "out" / "errors.csv"), folder)
+    rows = _read_csv(tmp_path / "out" / "postal.csv")
+    status = {}
+    for r in rows:
+        status.setdefault(Path(r["source"]).name, []).append(r["status"])
+    for name, (pages, _) in GOOD.items():
+        assert len([s for s in status[name] if s != "error"]) == pages, (name, status[name])

@@ -285,15 +285,21 @@ def test_multi_page_tiff_gives_every_page(tmp_path: Path) -> None:
     assert [int(p.image[0, 0]) for p in items if isinstance(p, Page)] == [10, 20, 30, 40]
 
 
-def test_multi_page_tiff_with_one_corrupt_page(tmp_path: Path) -> None:
-    path = tiff_pages(tmp_path / "m.tiff", [10, 20, 30], compression="tiff_adobe_deflate")
+def tiff_with_corrupt_page(path: Path) -> Path:
+    """A 3-page deflate TIFF (values 10, 20, 30) whose page 2 pixel data is garbage (IFDs intact)."""
+    tiff_pages(path, [10, 20, 30], compression="tiff_adobe_deflate")
     with Image.open(path) as im:  # where page 2's (deflate-compressed) pixels are
         im.seek(1)
         tags = im.tag_v2  # type: ignore[attr-defined]  # a TIFF frame's tags
         offset, count = tags[273][0], tags[279][0]
     data = bytearray(path.read_bytes())
-    data[offset:offset + count] = b"\xff" * count  # page 2's strip is now garbage; its IFD is intact
+    data[offset:offset + count] = b"\xff" * count
     path.write_bytes(bytes(data))
+    return path
+
+
+def test_multi_page_tiff_with_one_corrupt_page(tmp_path: Path) -> None:
+    path = tiff_with_corrupt_page(tmp_path / "m.tiff")
     items = pages_of(path)
     assert [p.page for p in items] == [1, 2, 3]
     assert isinstance(items[0], Page) and items[0].image[0, 0] == 10
@@ -463,6 +469,10 @@ def test_folder_named_like_an_image(tmp_path: Path) -> None:
     assert list(find_sources([folder])) == [folder / "inside.png"]
     err = one_error(folder)
     assert err.error == "not_a_file"
+    (tmp_path / "empty.png").mkdir()
+    (err,) = find_sources([tmp_path / "empty.png"])
+    assert isinstance(err, PageError) and err.error == "not_a_file" and "empty folder" in err.message
+    assert [e.error for e in find_sources([tmp_path]) if isinstance(e, PageError)] == ["not_a_file"]
 
 
 def test_missing_and_unsupported_files(tmp_path: Path) -> None:
