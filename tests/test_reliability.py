@@ -268,3 +268,49 @@ def test_bad_input_corpus_through_postal(tmp_path: Path, mnist_test, monkeypatch
         status.setdefault(Path(r["source"]).name, []).append(r["status"])
     for name, (pages, _) in GOOD.items():
         assert len([s for s in status[name] if s != "error"]) == pages, (name, status[name])
+
+
+# --- model files ----------------------------------------------------------------------------------
+
+
+def _model_copy(folder: Path) -> Path:
+    import shutil
+
+    folder.mkdir()
+    for ext in (".keras", ".tflite", ".json"):
+        shutil.copy(ROOT / "model" / f"digits{ext}", folder / f"digits{ext}")
+    return folder / "digits.keras"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "tampered", "tampered_tflite", "bad_json"])
+def test_damaged_model_files_give_a_clear_error(tmp_path: Path, damage: str) -> None:
+    model = _model_copy(tmp_path / "model")
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((100, 100), 240, np.uint8))
+    target = model.with_suffix(".tflite") if damage == "tampered_tflite" else model
+    data = bytearray(target.read_bytes())
+    if damage == "truncated":
+        target.write_bytes(bytes(data[: len(data) // 2]))
+    elif damage == "bad_json":
+        model.with_suffix(".json").write_text("{ not json")
+        target = model.with_suffix(".json")
+    else:
+        data[len(data) // 2] ^= 0xFF
+        target.write_bytes(bytes(data))
+    extra = ["--runtime", "litert"] if damage == "tampered_tflite" else []
+    result = _scan([tmp_path / "blank.png"], tmp_path / "out", "--model", str(model), *extra)
+    assert result.exit_code == 1, result.output
+    assert str(target) in result.output and "Traceback" not in result.output
+    if damage in ("truncated", "tampered"):
+        assert "sha256 does not match" in result.output and "digits train" in result.output
+    assert not (tmp_path / "out" / "digits.csv").exists()
+
+
+def test_missing_model_file_is_named(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((100, 100), 240, np.uint8))
+    result = _scan([tmp_path / "blank.png"], tmp_path / "out", "--model", str(tmp_path / "nope.keras"))
+    assert result.exit_code == 2 and "nope.keras" in result.output
+    from model.store import ModelError
+    from pipeline.classify import Classifier
+
+    with pytest.raises(ModelError, match="nope.keras: model file not found"):
+        Classifier(tmp_path / "nope.keras")
