@@ -117,6 +117,8 @@ def ink_mask(gray: np.ndarray) -> np.ndarray:
     g = np.asarray(gray)
     if g.ndim != 2 or g.dtype != np.uint8:
         raise ValueError(f"gray: expected a 2-D uint8 array, got {g.dtype} {g.shape}")
+    if g.size == 0:  # no border to read the polarity from, no ink
+        return np.zeros_like(g)
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     dark_ink = np.median(border) > g.mean() if g.std() > 0 else True
     if dark_ink:
