@@ -50,14 +50,15 @@ class Classifier:
         array([], dtype=int64)
     """
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 512, runtime: str = "auto") -> None:
+    def __init__(self, model_path: Path | None = None, batch_size: int = 512, runtime: str = "auto",
+                 threads: int | None = None) -> None:
         from model.runtime import load_runtime
 
         if batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
         self.model_path = Path(model_path) if model_path else DEFAULT_MODEL
         self.batch_size = batch_size
-        self._proba, self.runtime = load_runtime(self.model_path, runtime)
+        self._proba, self.runtime = load_runtime(self.model_path, runtime, threads=threads)
         self.n_classes = int(self._proba(np.zeros((1, 28, 28, 1), np.float32)).shape[1])
 
     def proba(self, glyphs: np.ndarray) -> np.ndarray:

@@ -264,10 +264,15 @@ _worker: tuple[Config, Scorer, bool] | None = None
 
 
 def _init_worker(cfg: Config, model_path: Path, runtime: str, batch_size: int, keep_images: bool) -> None:
-    """Once per worker process: its own classifier (segmentation asks it about splits)."""
+    """Once per worker process: its own one-thread classifier (segmentation asks it about splits;
+    the workers already share out the CPUs)."""
     global _worker
+    import cv2
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    _worker = (cfg, make_scorer(Classifier(model_path, batch_size=batch_size, runtime=runtime)), keep_images)
+    cv2.setNumThreads(1)
+    clf = Classifier(model_path, batch_size=batch_size, runtime=runtime, threads=1)
+    _worker = (cfg, make_scorer(clf), keep_images)
 
 
 def _work(source: str) -> SourceResult:
