@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ MAX_BLOCKS = 10_000  # input blocks (a block's sources go through one actor call
 
 
 class RayUnavailable(RuntimeError):
-    """``--engine ray`` was asked for but Ray (the ``ray`` extra) is not installed."""
+    """``--engine ray`` cannot run: Ray (the ``ray`` extra) is not installed, or the cluster at
+    the address given cannot be joined."""
 
 
 def _import_ray() -> Any:
@@ -121,6 +123,20 @@ class ClassifyActor:
         return {"idx": batch["idx"], "result": _pack(sources)}
 
 
+def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Fail fast on a ``host:port`` cluster address nobody answers at (``ray.init`` would retry for
+    minutes); ``auto`` and ``ray://`` addresses are left to Ray, which reports them itself."""
+    if "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise RayUnavailable(f"--ray-address {address}: expected host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise RayUnavailable(f"--ray-address {address}: no Ray cluster answers there ({e})") from e
+
+
 def _connect(ray: Any, address: str | None) -> tuple[bool, str]:
     """Join the cluster at ``address``, else start a local Ray with this machine's CPUs; a Ray
     already initialised in this process is used as it is. Returns (started here, description)."""
@@ -129,7 +145,11 @@ def _connect(ray: Any, address: str | None) -> tuple[bool, str]:
     quiet = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False,
              "configure_logging": True}
     if address:
-        ray.init(address=address, **quiet)
+        _check_reachable(address)
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, RuntimeError) as e:
+            raise RayUnavailable(f"--ray-address {address}: cannot join that Ray cluster ({e})") from e
         return True, address
     ray.init(num_cpus=os.cpu_count() or 1, **quiet)
     return True, "local"
@@ -151,7 +171,8 @@ def scan_ray(paths: list[Path], out_dir: Path, cfg: Config, model_path: Path | N
         The run's :class:`~pipeline.scan.Stats`; ``stats.errors > 0`` means some input failed.
 
     Raises:
-        RayUnavailable: Ray is not installed (the message says how to install it).
+        RayUnavailable: Ray is not installed (the message says how to install it), or the
+            cluster at ``address`` cannot be joined.
         model.store.ModelError: the model cannot be loaded (checked here before Ray starts).
     """
     from tqdm import tqdm
@@ -164,10 +185,15 @@ def scan_ray(paths: list[Path], out_dir: Path, cfg: Config, model_path: Path | N
     del clf
     items = list(find_sources(paths))  # names only
     files = [(i, str(p)) for i, p in enumerate(items) if not isinstance(p, PageError)]
-    stats = Stats()
-    out = Outputs(out_dir, cfg, review=review)
-    bar = tqdm(total=len(items), desc="files", unit="file", disable=not progress)
     ours, where = _connect(ray, address)
+    stats = Stats()
+    try:
+        out = Outputs(out_dir, cfg, review=review)
+    except BaseException:
+        if ours:
+            ray.shutdown()
+        raise
+    bar = tqdm(total=len(items), desc="files", unit="file", disable=not progress)
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         results: Any = iter(())
