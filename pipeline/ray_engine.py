@@ -151,7 +151,7 @@ def _connect(ray: Any, address: str | None) -> tuple[bool, str]:
         except (ConnectionError, RuntimeError) as e:
             raise RayUnavailable(f"--ray-address {address}: cannot join that Ray cluster ({e})") from e
         return True, address
-    ray.init(num_cpus=os.cpu_count() or 1, **quiet)
+    ray.init(address="local", num_cpus=os.cpu_count() or 1, **quiet)  # a new one, even if `ray start` runs here
     return True, "local"
 
 

@@ -28,7 +28,7 @@ CSVS = ("digits.csv", "fields.csv", "errors.csv")
 @pytest.fixture(scope="session")
 def local_ray() -> Iterator[None]:
     """One local Ray with 2 CPUs for the whole session (scan_ray uses a Ray already started)."""
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     yield
     ray.shutdown()
 

@@ -63,7 +63,7 @@ def main() -> int:
     for cpus in (1, 2):
         out = work / f"ray-{cpus}"
         t = time.perf_counter()
-        ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
         t2 = time.perf_counter()
         try:
             stats = scan_ray([pages], out, cfg, None, progress=False)
