@@ -33,9 +33,9 @@ from pipeline.config import Config
 from pipeline.export import source_key
 from pipeline.fields import PageResult
 from pipeline.scan import (
+    Outputs,
     SourceResult,
     Stats,
-    Outputs,
     classify_results,
     make_scorer,
     prepare_source,
@@ -60,7 +60,7 @@ class RayUnavailable(RuntimeError):
 def _import_ray() -> Any:
     try:
         import ray
-        import ray.data  # noqa: F401 -- the Data library is a separate part of the extra
+        import ray.data
     except ImportError as e:
         raise RayUnavailable(f"--engine ray needs Ray Data, which is not installed ({e}); "
                              f"install the extra with: {INSTALL_HINT}") from e

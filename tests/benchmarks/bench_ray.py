@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from samples.synth import default_mnist_dir  # noqa: E402
-from tests.benchmarks.bench_scan import generate  # noqa: E402
+from samples.synth import default_mnist_dir
+from tests.benchmarks.bench_scan import generate
 
 CSVS = ("digits.csv", "fields.csv", "errors.csv")
 
@@ -63,14 +63,16 @@ def main() -> int:
     for cpus in (1, 2):
         out = work / f"ray-{cpus}"
         t = time.perf_counter()
-        ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR,
+                 log_to_driver=False)
         t2 = time.perf_counter()
         try:
             stats = scan_ray([pages], out, cfg, None, progress=False)
         finally:
             t3 = time.perf_counter()
             ray.shutdown()
-        rows.append((f"ray, {cpus} CPU{'s' if cpus > 1 else ''}", t2 - t, t3 - t2, stats.pages, same_csvs(reference, out)))
+        name = f"ray, {cpus} CPU{'s' if cpus > 1 else ''}"
+        rows.append((name, t2 - t, t3 - t2, stats.pages, same_csvs(reference, out)))
 
     print(f"\n{args.pages} generated pages in {pages} (ray {ray.__version__})\n")
     print("| engine | start s | scan s | pages/s | CSVs identical to local |")
