@@ -56,12 +56,13 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
                 continue
         phrases.append([f])
     def reads_as_value(f: int, phrase: list[int]) -> bool:
-        """Clear digits after their label (labels come first), a word space or more away from it."""
+        """Clear digits after their label (labels come first), a word space or more away from it;
+        a lone stroke read as 1 is as likely a printed I or l as a value, so it is not taken for one."""
         idx, (_, x0, x1, h) = by_field[f], boxes[f]
         left = [x0 - boxes[g][2] for g in phrase if boxes[g][2] <= x0]
         right = [boxes[g][1] - x1 for g in phrase if boxes[g][1] >= x1]
         return (bool(left) and min(left + right) >= cfg.value_gap * h and not rejected[idx].any()
-                and np.median(p.confidence[idx]) >= cfg.text_median)
+                and np.median(p.confidence[idx]) >= cfg.text_median and not (len(idx) == 1 and p.digit[idx[0]] == 1))
 
     printed: set[int] = set()
     for phrase in phrases:

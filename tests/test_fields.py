@@ -82,3 +82,10 @@ def test_ten_output_model_has_no_rejections() -> None:
     r = PageResult(Page(np.zeros((300, 900), np.uint8), "p.png", 1), glyphs, np.zeros((3, 28, 28), np.uint8), preds)
     assert not preds.not_digit.any()
     assert _texts(r) == ["555"]
+
+
+def test_lone_one_after_a_label_is_text_but_another_digit_is_a_value() -> None:
+    """A single stroke read as 1 beside printed words is as likely an I or l: not taken for a value."""
+    label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]
+    assert _texts(_result(label + [(2, 190, 1, 0.99, 0.0)])) == []
+    assert _texts(_result(label + [(2, 190, 7, 0.99, 0.0)])) == ["7"]
