@@ -149,7 +149,9 @@ def _connect(ray: Any, address: str | None) -> tuple[bool, str]:
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError) as e:
-            raise RayUnavailable(f"--ray-address {address}: cannot join that Ray cluster ({e})") from e
+            raise RayUnavailable(f"--ray-address {address}: cannot join that Ray cluster ({e}); a cluster with token "
+                                 "authentication needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or "
+                                 "~/.ray/auth_token) here") from e
         return True, address
     ray.init(address="local", num_cpus=os.cpu_count() or 1, **quiet)  # a new one, even if `ray start` runs here
     return True, "local"

@@ -5,6 +5,7 @@ Needs the ray extra (``pip install -e ".[ray]"``; CI installs it); deselect with
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -84,3 +85,32 @@ def test_local_engine_does_not_import_ray(tmp_path: Path) -> None:
             "print(r.exit_code, 'ray' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.stdout.split()[-2:] == ["0", "False"], done.stdout + done.stderr
+
+
+def test_ray_address_joins_a_running_cluster(tmp_path: Path, local_ray: None) -> None:
+    """A separate `digits scan --ray-address` process joins the session's Ray and writes the local CSVs."""
+    from pipeline.classify import Classifier
+    from pipeline.scan import scan
+
+    page = ROOT / "samples" / "pages" / "form_clean.png"
+    cfg = load_config()
+    scan([page], tmp_path / "local", cfg, Classifier(batch_size=cfg.scan.batch_size, runtime=cfg.scan.runtime),
+         progress=False, workers=1)
+    address = ray.get_runtime_context().gcs_address
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "scan", str(page), "--out", str(tmp_path / "ray"),
+                           "--engine", "ray", "--ray-address", address, "--quiet"],
+                          check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "ray" / "run.json").read_text())["ray"]["address"] == address
+    for name in CSVS:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+
+
+def test_ray_address_nobody_answers_at_fails_fast(tmp_path: Path) -> None:
+    page = ROOT / "samples" / "pages" / "form_clean.png"
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "scan", str(page), "--out", str(tmp_path / "out"),
+                           "--engine", "ray", "--ray-address", "127.0.0.1:1", "--quiet"],
+                          check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--ray-address 127.0.0.1:1" in done.stderr and "no Ray cluster answers" in done.stderr
+    assert not (tmp_path / "out" / "digits.csv").exists()
