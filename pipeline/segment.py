@@ -230,6 +230,8 @@ def merge_parts(parts: list[_Part], cfg: SegmentConfig = SegmentConfig()) -> lis
 
     Two parts merge when they overlap horizontally by ``merge_overlap`` of the narrower, lie
     close vertically, and the union is still digit-shaped (not wider than ~1.1 x its height).
+    A dot-sized part wholly below a digit (a dotted leader, a speck on the baseline) is not a
+    piece of it: digits have no dots.
     """
     parts = sorted(parts, key=lambda p: -p.mask.size)
     merged = True
@@ -245,6 +247,8 @@ def merge_parts(parts: list[_Part], cfg: SegmentConfig = SegmentConfig()) -> lis
                 big, small = (a, b) if a.h >= b.h else (b, a)
                 if gap > 0.4 * big.h:
                     continue
+                if small.y >= big.y + big.h and max(small.w, small.h) <= 0.25 * big.h:
+                    continue  # a dot under the digit
                 u = _union(a, b)
                 if u.w > 1.1 * u.h or u.h > 1.6 * big.h:
                     continue

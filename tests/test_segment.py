@@ -130,3 +130,14 @@ def test_remove_rules_reports_the_rule() -> None:
     page[50:53, 20:380] = 255
     cleaned, rules = remove_rules(page)
     assert cleaned.max() == 0 and len(rules) == 1 and rules[0].x0 == 20 and rules[0].x1 == 380
+
+
+def test_dotted_leader_under_a_field_stays_out_of_the_digits(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    page = np.full((400, 800), 240, np.uint8)
+    boxes = draw_digits(page, [digit_ink(m, 50) for m in _pick(mnist_test, "583")], 100, 200, gap=14)
+    for x in range(90, 300, 12):  # a leader of 4 px dots, 6 px under the digits
+        page[206:210, x : x + 4] = 30
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3]]
+    for g, (x, y, w, h) in zip(glyphs, boxes):
+        assert g.y + g.h <= y + h + 2, (g, (x, y, w, h))  # no dot hangs under a digit
