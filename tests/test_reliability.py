@@ -154,6 +154,7 @@ def test_workers_must_be_positive(tmp_path: Path) -> None:
 
 def test_engine_ray_without_ray_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pipeline.ray_engine", None)  # as if not installed
+    monkeypatch.delattr("pipeline.ray_engine", raising=False)  # imported by an earlier test: hide it too
     result = _scan([tmp_path], tmp_path / "out", "--engine", "ray")
     assert result.exit_code == 2 and "ray" in result.output.lower()
 
