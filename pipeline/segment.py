@@ -136,11 +136,12 @@ def estimate_skew(binary: np.ndarray, max_deg: float = 4.0) -> float:
     return float(max(fine, key=sharpness))
 
 
-def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule]]:
+def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule], np.ndarray]:
     """Printed boxes of any size (single boxes, comb rows): components whose top and bottom rows
     and a side column are filled edge to edge. Returns their horizontal and vertical line pixels
-    (full rows and full columns of the component) and each box row's bottom line as a rule."""
-    hmask, vmask = np.zeros_like(binary), np.zeros_like(binary)
+    (full rows and full columns of the component), each box row's bottom line as a rule, and a
+    mask of the areas the box rows cover (their sides are judged here, not as comb bars)."""
+    hmask, vmask, area_mask = np.zeros_like(binary), np.zeros_like(binary), np.zeros_like(binary)
     rules: list[_Rule] = []
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     for i in range(1, n):
@@ -156,11 +157,76 @@ def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule]]:
         # the rows/columns next to a full one that are mostly ink belong to the (thick, antialiased) line
         near_r = (m.sum(axis=1) >= 0.5 * w) & (np.convolve(full_r, [1, 1, 1], "same") > 0)
         near_c = (m.sum(axis=0) >= 0.5 * h) & (np.convolve(full_c, [1, 1, 1], "same") > 0)
+        # a printed box's sides are as thick as its top: a much thinner full column is a pen
+        # stroke touching the top and bottom (a 1 filling its box), not a side
+        near_c = _regular_runs(_runs_like(near_c, _run_length(near_r, 0)))
         hmask[y : y + h, x : x + w][near_r, :] = np.where(m[near_r, :], 255, 0)
         vmask[y : y + h, x : x + w][:, near_c] = np.where(m[:, near_c], 255, 0)
         bottom = int(np.flatnonzero(full_r)[-1])
         rules.append(_Rule(x, x + w, y + bottom))
-    return hmask, vmask, rules
+        area_mask[y : y + h, x : x + w] = 255
+    return hmask, vmask, rules, area_mask
+
+
+def _run_length(flags: np.ndarray, start: int) -> int:
+    """Length of the run of True beginning at or after ``start`` (0 when there is none)."""
+    on = np.flatnonzero(flags[start:])
+    if len(on) == 0:
+        return 0
+    rest = flags[start + on[0] :]
+    off = np.flatnonzero(~rest)
+    return int(off[0]) if len(off) else len(rest)
+
+
+def _like_line(width: int, thickness: int) -> bool:
+    """A printed bar is about as thick as the printed line it joins (a thinner pen stroke
+    touching a heavy frame is ink): at most a quarter, or 1 px, thinner."""
+    return width >= thickness - max(1.0, 0.25 * thickness)
+
+
+def _runs_like(flags: np.ndarray, thickness: int) -> np.ndarray:
+    """``flags`` (1-D bool) without the runs too thin to be a line ``thickness`` thick."""
+    out = flags.copy()
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2]):
+        if not _like_line(int(b - a), thickness):
+            out[a:b] = False
+    return out
+
+
+def _regular_runs(flags: np.ndarray) -> np.ndarray:
+    """``flags`` (1-D bool, the full columns of a box row) without the runs off the row's grid.
+
+    The sides of a row of printed boxes are evenly spaced from its first to its last: the grid
+    of the most cells whose every side is a run is kept; a run between (a 1 or a 7 filling its
+    box, touching top and bottom) is ink.
+
+    Example:
+        >>> f = np.zeros(31, bool); f[[0, 10, 14, 20, 30]] = True
+        >>> np.flatnonzero(_regular_runs(f)).tolist()
+        [0, 10, 20, 30]
+    """
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
+    starts, ends = edges[::2], edges[1::2]
+    if len(starts) <= 2:
+        return flags
+    centres = (starts + ends - 1) / 2.0
+    span = centres[-1] - centres[0]
+    best: list[int] = [0, len(centres) - 1]
+    for cells in range(2, len(centres)):
+        period = span / cells
+        hit = []
+        for k in range(cells + 1):
+            d = np.abs(centres - (centres[0] + k * period))
+            if d.min() > 0.15 * period:
+                break
+            hit.append(int(d.argmin()))
+        else:
+            best = hit
+    out = np.zeros_like(flags)
+    for i in best:
+        out[starts[i] : ends[i]] = True
+    return out
 
 
 def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tuple[np.ndarray, list[_Rule]]:
@@ -176,7 +242,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
         (cleaned mask, the horizontal rules found: long rules and the bottom lines of boxes).
     """
     t = cfg.line_max_thickness
-    fh, fv, rules = _frames(binary)
+    fh, fv, rules, boxed = _frames(binary)
     horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, cfg.line_min_length | 1), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(horiz, connectivity=8)
     hmask = fh.copy()
@@ -194,8 +260,11 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
     vmask = fv.copy()
     for i in range(1, n):
         x, y, w, h, _ = stats[i]
-        if w <= t and near[y, x : x + w].any() and near[y + h - 1, x : x + w].any():
-            vmask[labels == i] = 255
+        if w <= t and near[y, x : x + w].any() and near[y + h - 1, x : x + w].any() and not boxed[y + h // 2, x]:
+            # the rule's thickness where the bar meets it: a much thinner "bar" is a pen stroke
+            col = hmask[max(0, y - 2 * t - 2) : y + h + 2 * t + 2, x + w // 2] > 0
+            if _like_line(int(w), max(_run_length(col, 0), _run_length(col[::-1], 0))):
+                vmask[labels == i] = 255
     # remove, then bridge strokes that crossed a removed line
     cleaned = cv2.bitwise_and(binary, cv2.bitwise_not(cv2.bitwise_or(hmask, vmask)))
     bridge_v = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((t + 4, 1), np.uint8))

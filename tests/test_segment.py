@@ -141,3 +141,22 @@ def test_dotted_leader_under_a_field_stays_out_of_the_digits(mnist_test) -> None
     assert _fields(glyphs) == [[1, 2, 3]]
     for g, (x, y, w, h) in zip(glyphs, boxes):
         assert g.y + g.h <= y + h + 2, (g, (x, y, w, h))  # no dot hangs under a digit
+
+
+def test_ones_filling_their_boxes_are_not_taken_for_box_sides(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A 1 touching the top and bottom of a heavy box is a full column of the frame, but thinner
+    than the frame's lines and off its grid of evenly spaced sides: it stays ink."""
+    page = np.full((300, 700), 250, np.uint8)
+    x0, top, cell, height = 100, 100, 60, 64
+    cv2.rectangle(page, (x0, top), (x0 + 5 * cell, top + height), 20, 5)  # a row of 5 boxes, 5 px lines
+    for k in range(1, 5):
+        cv2.line(page, (x0 + k * cell, top), (x0 + k * cell, top + height), 20, 5)
+    for k in (0, 2, 4):  # a slanted 1 from the top line to the bottom line, 2 px pen
+        cx = x0 + k * cell + cell // 2
+        cv2.line(page, (cx + 4, top + 2), (cx - 4, top + height - 2), 40, 2)
+    ink = [digit_ink(m, 44) for m in _pick(mnist_test, "47")]
+    draw_digits(page, ink[:1], x0 + cell + 18, top + 54, gap=0)
+    draw_digits(page, ink[1:], x0 + 3 * cell + 18, top + 54, gap=0)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
+    assert all(g.h >= 40 for g in glyphs)  # whole 1s, not the stubs left beside a removed "side"
