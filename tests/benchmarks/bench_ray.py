@@ -1,6 +1,6 @@
 """Speed of ``digits scan --engine ray`` against the local engine, on the same generated pages.
 
-    python tests/benchmarks/bench_ray.py [--pages 40] [--seed N] [--mnist DIR] [--workdir DIR]
+    python tests/benchmarks/bench_ray.py [--pages 40] [--repeat 1] [--seed N] [--mnist DIR] [--workdir DIR]
 
 Renders ``--pages`` varied form pages (``samples/synth.py``, as ``bench_scan.py`` does), then in
 one run: the local engine with 1 and 2 worker processes, and the Ray engine on a local Ray with 1
@@ -39,6 +39,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--mnist", type=Path, default=None)
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--repeat", type=int, default=1, help="rounds over the four runs; each run's best time is kept")
     args = ap.parse_args()
 
     import ray
@@ -53,14 +54,15 @@ def main() -> int:
     pages = work / "pages"
     cfg = load_config()
     clf = Classifier(batch_size=cfg.scan.batch_size, runtime=cfg.scan.runtime)
-    rows: list[tuple[str, float, float, int, bool]] = []  # name, start s, scan s, pages, identical
     reference = work / "local-1"
-    for workers in (1, 2):
+
+    def local(workers: int) -> tuple[float, float, int, Path]:
         out = work / f"local-{workers}"
         t = time.perf_counter()
         stats = scan([pages], out, cfg, clf, progress=False, workers=workers)
-        rows.append((f"local, workers={workers}", 0.0, time.perf_counter() - t, stats.pages, same_csvs(reference, out)))
-    for cpus in (1, 2):
+        return 0.0, time.perf_counter() - t, stats.pages, out
+
+    def on_ray(cpus: int) -> tuple[float, float, int, Path]:
         out = work / f"ray-{cpus}"
         t = time.perf_counter()
         ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR,
@@ -71,10 +73,21 @@ def main() -> int:
         finally:
             t3 = time.perf_counter()
             ray.shutdown()
-        name = f"ray, {cpus} CPU{'s' if cpus > 1 else ''}"
-        rows.append((name, t2 - t, t3 - t2, stats.pages, same_csvs(reference, out)))
+        return t2 - t, t3 - t2, stats.pages, out
 
-    print(f"\n{args.pages} generated pages in {pages} (ray {ray.__version__})\n")
+    runs = {"local, workers=1": lambda: local(1), "local, workers=2": lambda: local(2),
+            "ray, 1 CPU": lambda: on_ray(1), "ray, 2 CPUs": lambda: on_ray(2)}
+    best: dict[str, tuple[float, float, int]] = {}  # name -> start s, scan s, pages of its fastest run
+    same = dict.fromkeys(runs, True)  # CSVs identical to the local engine's in every round
+    for _ in range(args.repeat):  # rounds over all engines, so a busy spell hits each alike
+        for name, run in runs.items():
+            start, wall, n, out = run()
+            same[name] = same[name] and same_csvs(reference, out)
+            if name not in best or wall < best[name][1]:
+                best[name] = (start, wall, n)
+    rows = [(name, *best[name], same[name]) for name in runs]
+
+    print(f"\n{args.pages} generated pages in {pages} (ray {ray.__version__}; best of {args.repeat})\n")
     print("| engine | start s | scan s | pages/s | CSVs identical to local |")
     print("| --- | ---: | ---: | ---: | --- |")
     for name, start, wall, n, same in rows:
