@@ -87,6 +87,8 @@ class ScanConfig:
     text_share: float = 0.4  # ... and a phrase with more than this share of them is printed text: dropped
     text_median: float = 0.6  # a phrase whose median digit confidence is under this is dropped too
     value_gap: float = 0.5  # a clear digit field this x its height away from a printed label is its value: kept
+    value_confidence: float = 0.85  # a field reads clearly as digits: none rejected, median confidence this or more
+    text_not_digit: float = 0.3  # a field whose glyphs' mean "not a digit" probability exceeds this is text: dropped
     runtime: str = "auto"
 
 

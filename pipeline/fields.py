@@ -35,10 +35,12 @@ def _looks_printed(conf: np.ndarray, rejected: np.ndarray, cfg: ScanConfig) -> b
 
 def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predictions, cfg: ScanConfig) -> set[int]:
     """Fields that belong to printed text: neighbouring fields on one line of similar height
-    are taken together as a phrase (the words of a label), judged by :func:`_looks_printed`.
-    In a printed phrase, a field all of whose glyphs read clearly as digits, after some of the
-    text and a word space or more away from it, is kept: it is the handwritten value written after
-    its label ("Total 818"), not a letter of the label that reads as a digit (the I of "Invoice").
+    are taken together as a phrase (the words of a label and the value written after it). The
+    phrase's fields that do not read clearly as digits (a glyph rejected, or a median confidence
+    under ``value_confidence``) are judged together by :func:`_looks_printed`; a phrase of clear
+    fields only is handwriting. In a printed phrase, a clear field a word space or more away from
+    the text is kept: it is the handwritten value written after its label or before its unit
+    ("Total 818", "75 kg"), not a letter of the label that reads as a digit (the I of "Invoice").
 
     Args:
         by_field: field number -> indices of its glyphs in ``glyphs`` (and ``p``).
@@ -55,19 +57,24 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
                 phrases[-1].append(f)
                 continue
         phrases.append([f])
+
+    def clear(f: int) -> bool:
+        idx = by_field[f]
+        return not rejected[idx].any() and float(np.median(p.confidence[idx])) >= cfg.value_confidence
+
     def reads_as_value(f: int, phrase: list[int]) -> bool:
-        """Clear digits after their label (labels come first), a word space or more away from it;
+        """Clear digits a word space or more away from the words (a label before, a unit after);
         a lone stroke read as 1 is as likely a printed I or l as a value, so it is not taken for one."""
         idx, (_, x0, x1, h) = by_field[f], boxes[f]
         left = [x0 - boxes[g][2] for g in phrase if boxes[g][2] <= x0]
         right = [boxes[g][1] - x1 for g in phrase if boxes[g][1] >= x1]
-        return (bool(left) and min(left + right) >= cfg.value_gap * h and not rejected[idx].any()
-                and np.median(p.confidence[idx]) >= cfg.text_median and not (len(idx) == 1 and p.digit[idx[0]] == 1))
+        return (bool(left + right) and min(left + right) >= cfg.value_gap * h and clear(f)
+                and not (len(idx) == 1 and p.digit[idx[0]] == 1))
 
     printed: set[int] = set()
     for phrase in phrases:
-        idx = [i for f in phrase for i in by_field[f]]
-        if _looks_printed(p.confidence[idx], rejected[idx], cfg):
+        idx = [i for f in phrase if not clear(f) for i in by_field[f]]
+        if idx and _looks_printed(p.confidence[idx], rejected[idx], cfg):
             printed.update(f for f in phrase if not reads_as_value(f, phrase))
     return printed
 
@@ -87,7 +94,9 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
 
 def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Digit and field rows of a classified page: fields that read as printed text are dropped,
-    and glyphs classified "not a digit" at the ends of the others are left out (see :func:`trim_rejected`).
+    and glyphs classified "not a digit" at the ends of the others are left out (see :func:`trim_rejected`);
+    a field whose remaining glyphs have a mean "not a digit" probability over ``text_not_digit``
+    is dropped too (the "oom" of "Room" once its R is trimmed).
 
     Returns:
         (digit rows, field rows, number of fields dropped as text).
@@ -103,6 +112,8 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
     rejected = p.not_digit >= sc.reject_threshold
     for f, idx in by_field.items():
         idx = trim_rejected(idx, rejected) if f not in printed else []
+        if idx and float(p.not_digit[idx].mean()) > sc.text_not_digit:
+            idx = []  # what is left reads as digits only half-heartedly: the rest of a word
         if not idx:
             dropped += 1
             continue

@@ -89,3 +89,26 @@ def test_lone_one_after_a_label_is_text_but_another_digit_is_a_value() -> None:
     label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]
     assert _texts(_result(label + [(2, 190, 1, 0.99, 0.0)])) == []
     assert _texts(_result(label + [(2, 190, 7, 0.99, 0.0)])) == ["7"]
+
+
+def test_label_judged_without_the_value_written_after_it() -> None:
+    """ "Room 9212": the label's R is rejected, its o, o, m read as digits half-heartedly; the clear
+    value after it must not make the phrase look handwritten (the label's glyphs are dropped)."""
+    room = [(1, 100, 7, 0.0, 1.0), (1, 114, 0, 0.32, 0.6), (1, 128, 0, 0.63, 0.37), (1, 142, 1, 0.38, 0.4)]
+    value = [(2, 175, 9, 0.99, 0.0), (2, 189, 2, 0.99, 0.0), (2, 203, 1, 0.98, 0.01), (2, 217, 2, 0.99, 0.0)]
+    assert _texts(_result(room + value)) == ["9212"]
+
+
+def test_value_before_its_unit_is_kept() -> None:
+    value = [(1, 100, 7, 0.99, 0.0), (1, 114, 5, 0.98, 0.0)]  # "75 kg": the value comes first
+    unit = [(2, 150, 4, 0.01, 0.98), (2, 164, 9, 0.02, 0.97)]
+    assert _texts(_result(value + unit)) == ["75"]
+
+
+def test_half_hearted_reading_left_after_trimming_is_dropped() -> None:
+    """A lone word whose first letter is rejected and whose other letters read as digits with much
+    "not a digit" mass (mean over 0.3 once the R is trimmed) is text, not a number."""
+    word = [(1, 100, 7, 0.0, 1.0), (1, 114, 0, 0.55, 0.45), (1, 128, 0, 0.6, 0.4), (1, 142, 1, 0.7, 0.3)]
+    assert _texts(_result(word)) == []
+    clear = [(1, 100, 7, 0.0, 1.0), (1, 114, 0, 0.95, 0.05), (1, 128, 0, 0.9, 0.1), (1, 142, 1, 0.97, 0.03)]
+    assert _texts(_result(clear)) == ["001"]  # the same field read clearly keeps its digits
