@@ -281,12 +281,23 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
     """
     t = cfg.line_max_thickness
     fh, fv, rules, boxed = _frames(binary)
-    horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, cfg.line_min_length | 1), np.uint8))
+    # rules: long thin horizontal runs. A thin rule comes out of a scan or the deskew as dashes:
+    # horizontal bits of it are joined across short gaps first
+    long_run = np.ones((1, cfg.line_min_length | 1), np.uint8)
+    bits = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, t | 1), np.uint8))
+    joined = cv2.morphologyEx(bits, cv2.MORPH_CLOSE, np.ones((1, t | 1), np.uint8))
+    horiz = cv2.morphologyEx(joined, cv2.MORPH_OPEN, long_run)
     n, labels, stats, _ = _components(horiz)
+    solid = cv2.findNonZero(cv2.morphologyEx(binary, cv2.MORPH_OPEN, long_run))
+    unbroken = np.zeros(n, bool)  # rules with one long run of ink somewhere
+    if solid is not None:
+        solid = solid.reshape(-1, 2)
+        unbroken[labels[solid[:, 1], solid[:, 0]]] = True
     hmask = fh.copy()
     for i in range(1, n):
         x, y, w, h, area = stats[i]
-        if h <= t + 2 and area >= 0.5 * w:  # thin: a rule, not a filled block
+        # a rule joined from dashes is a hairline (the feet of bold letters in a row are not)
+        if h <= (t + 2 if unbroken[i] else 3) and area >= 0.5 * w:
             hmask[labels == i] = 255
             rules.append(_Rule(int(x), int(x + w), int(y)))
     if not rules:
@@ -493,6 +504,11 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
         if len(g) > 1:  # specks beside real digits
             med = float(np.median([p.h for p in g]))
             g = [p for p in g if p.h >= cfg.speck_ratio * med]
+            # comb ticks between them: thin bars on the rule, much shorter than the other glyphs
+            bar = [_is_tick(p, rules, cfg.line_max_thickness, solid=False) for p in g]
+            if 0 < sum(bar) < len(g):
+                tall = 0.7 * float(np.median([p.h for p, b in zip(g, bar) if not b]))
+                g = [p for p, b in zip(g, bar) if not (b and p.h < tall)]
         fields.append(g)
     return fields
 
@@ -525,9 +541,11 @@ def _is_blob(p: _Part) -> bool:
     return fill > 0.75 and p.h < 2.5 * p.w
 
 
-def _is_tick(p: _Part, rules: list[_Rule], t: int) -> bool:
-    """A printed tick of a comb field: a solid, straight, thin vertical bar standing on a rule."""
-    if float((p.mask > 0).mean()) < 0.7 or p.w > max(4, 0.2 * p.h):
+def _is_tick(p: _Part, rules: list[_Rule], t: int, solid: bool = True) -> bool:
+    """A printed tick of a comb field: a (solid, unless ``solid`` is False) straight, thin
+    vertical bar standing on a rule. A thin tick deskewed or anti-aliased is not solid in its box:
+    those are told from a 1 by their height among the field's digits (see :func:`_group`)."""
+    if (solid and float((p.mask > 0).mean()) < 0.7) or p.w > max(4, 0.2 * p.h):
         return False
     bottom = p.y + p.h
     return any(r.x0 - t <= p.cx <= r.x1 + t and -t <= r.y - bottom <= t + 2 for r in rules)

@@ -160,3 +160,20 @@ def test_ones_filling_their_boxes_are_not_taken_for_box_sides(mnist_test) -> Non
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
     assert all(g.h >= 40 for g in glyphs)  # whole 1s, not the stubs left beside a removed "side"
+
+
+def test_dashed_comb_rule_and_its_thin_ticks_are_removed(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A comb drawn with a thin rule that the scan left as dashes, and hairline ticks (not solid in
+    their boxes): the rule is still found, the ticks dropped, the digits read as one field."""
+    page = np.full((300, 900), 250, np.uint8)
+    x0, base, cell = 100, 200, 80
+    for x in range(x0, x0 + 5 * cell, 19):  # 15 px dashes, 4 px gaps
+        cv2.line(page, (x, base), (min(x + 14, x0 + 5 * cell), base), 90, 1)
+    for k in range(6):  # ticks 1 px wide, a little slanted, a third of the digits' height
+        cv2.line(page, (x0 + k * cell, base - 22), (x0 + k * cell + 1, base), 90, 1)
+    for k, m in enumerate(_pick(mnist_test, "54727")):
+        ink = digit_ink(m, 60)
+        draw_digits(page, [ink], x0 + k * cell + (cell - ink.shape[1]) // 2, base - 2, gap=0)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
+    assert all(g.h >= 40 for g in glyphs)
