@@ -293,13 +293,20 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
     if solid is not None:
         solid = solid.reshape(-1, 2)
         unbroken[labels[solid[:, 1], solid[:, 0]]] = True
-    hmask = fh.copy()
+    hmask, inked = fh.copy(), np.zeros_like(binary)
     for i in range(1, n):
         x, y, w, h, area = stats[i]
         # a rule joined from dashes is a hairline (the feet of bold letters in a row are not)
         if h <= (t + 2 if unbroken[i] else 3) and area >= 0.5 * w:
-            hmask[labels == i] = 255
+            hmask[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i] = 255
             rules.append(_Rule(int(x), int(x + w), int(y)))
+            # where a stroke lies along the rule (the base of a 2), the ink is thicker than the
+            # rule: those columns keep their ink
+            # (not in box rows: their sides and the digits touching them are judged in _frames)
+            y0, y1 = max(0, y - h - 2), min(binary.shape[0], y + 2 * h + 2)
+            if not boxed[y0:y1, x : x + w].any():
+                over = cv2.morphologyEx(binary[y0:y1, x : x + w], cv2.MORPH_OPEN, np.ones((h + 3, 1), np.uint8))
+                inked[y0:y1, x : x + w] |= over
     if not rules:
         return binary, rules
     # comb-box bars: thin vertical runs joining a rule above to a rule below
@@ -320,6 +327,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
     bridge_h = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((1, t + 4), np.uint8))
     cleaned |= bridge_v & hmask
     cleaned |= bridge_h & vmask
+    cleaned |= inked & hmask & cv2.bitwise_not(cv2.dilate(vmask, np.ones((3, 2 * t + 1), np.uint8)))  # not bars
     return cleaned, rules
 
 

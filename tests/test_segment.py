@@ -177,3 +177,17 @@ def test_dashed_comb_rule_and_its_thin_ticks_are_removed(mnist_test) -> None:  #
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
     assert all(g.h >= 40 for g in glyphs)
+
+
+def test_stroke_running_into_a_rule_keeps_its_ink() -> None:
+    """The base of a 2 lying along the rule it is written on: where stroke and rule
+    overlap the ink is thicker than the rule, so those columns keep their ink (the 2 keeps its
+    base instead of reading as a 7)."""
+    page = np.full((300, 600), 250, np.uint8)
+    cv2.line(page, (50, 200), (550, 200), 30, 3)  # the rule, rows 199-201
+    two = np.array([(200, 150), (215, 140), (235, 145), (240, 160), (200, 197), (245, 197)], np.int32)
+    cv2.polylines(page, [two], False, 30, 4)  # the base, rows 195-199, lies along the rule
+    glyphs = segment(page)
+    assert len(glyphs) == 1
+    g = glyphs[0]
+    assert g.x <= 200 and g.x + g.w >= 245 and g.y + g.h - 1 >= 200  # down into the rule
