@@ -263,16 +263,31 @@ def default_workers() -> int:
 _worker: tuple[Config, Scorer, bool] | None = None
 
 
-def _init_worker(cfg: Config, model_path: Path, runtime: str, batch_size: int, keep_images: bool) -> None:
+def _init_worker(cfg: Config, model_path: Path, runtime: str, batch_size: int, keep_images: bool,
+                 main_pid: int) -> None:
     """Once per worker process: its own one-thread classifier (segmentation asks it about splits;
     the workers already share out the CPUs)."""
     global _worker
+    import threading
+
     import cv2
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    threading.Thread(target=_exit_without, args=(main_pid,), daemon=True).start()
     cv2.setNumThreads(1)
     clf = Classifier(model_path, batch_size=batch_size, runtime=runtime, threads=1)
     _worker = (cfg, make_scorer(clf), keep_images)
+
+
+def _exit_without(main_pid: int) -> None:
+    """A worker outlives a main process killed outright (SIGKILL, out of memory): it ends itself
+    then, and the pool's server with it, instead of waiting forever on a queue nobody reads."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(main_pid, 0)
+        except (ProcessLookupError, PermissionError):  # gone (or its pid reused by another user)
+            os._exit(1)
 
 
 def _work(source: str) -> SourceResult:
@@ -307,11 +322,46 @@ def prepared_sources(todo: Iterable[Path | PageError], cfg: Config, clf: Classif
                 yield prepare_source(item, cfg, scorer, keep_images)
         return
     from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_init_worker,
-                               initargs=(cfg, clf.model_path, clf.runtime, clf.batch_size, keep_images))
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_init_worker,
+                                   initargs=(cfg, clf.model_path, clf.runtime, clf.batch_size, keep_images,
+                                             os.getpid()))
+
+    pool = new_pool()
+
+    def submit(item: Path) -> Future[SourceResult]:
+        try:
+            return pool.submit(_work, str(item))
+        except BrokenProcessPool as e:  # broke since the last take(): the next take() restarts it
+            fut: Future[SourceResult] = Future()
+            fut.set_exception(e)
+            return fut
+
     window: deque[tuple[Path | PageError, Future[SourceResult] | None]] = deque()
+
+    def restarted(item: Path) -> SourceResult:
+        """A worker died (killed, out of memory, crashed in native code) and took the pool with it.
+        Which source killed it is unknown: ``item`` is retried alone in a fresh pool (a source that
+        kills a worker twice is reported), then the others in flight are resubmitted."""
+        nonlocal pool
+        pool.shutdown(wait=True, cancel_futures=True)
+        pool = new_pool()
+        try:
+            result = pool.submit(_work, str(item)).result()
+        except BrokenProcessPool as e:
+            pool.shutdown(wait=True, cancel_futures=True)
+            pool = new_pool()
+            result = _failed(source_key(str(item)), e)
+        except Exception as e:  # noqa: BLE001 -- reported like any failed source
+            result = _failed(source_key(str(item)), e)
+        for i, (other, fut) in enumerate(window):
+            if fut is not None and not (fut.done() and not fut.cancelled() and fut.exception() is None):
+                window[i] = (other, submit(other))
+        return result
 
     def take() -> SourceResult:
         item, fut = window.popleft()
@@ -320,14 +370,16 @@ def prepared_sources(todo: Iterable[Path | PageError], cfg: Config, clf: Classif
         t = time.perf_counter()
         try:
             return fut.result()  # type: ignore[union-attr]
-        except Exception as e:  # noqa: BLE001 -- a crashed worker costs its source, reported
+        except BrokenProcessPool:
+            return restarted(item)
+        except Exception as e:  # noqa: BLE001 -- a failed worker call costs its source, reported
             return _failed(source_key(str(item)), e)
         finally:
             stats.seconds["wait"] += time.perf_counter() - t
 
     try:
         for item in todo:
-            window.append((item, pool.submit(_work, str(item)) if isinstance(item, Path) else None))
+            window.append((item, submit(item) if isinstance(item, Path) else None))
             while len(window) >= 2 * workers:
                 yield take()
         while window:

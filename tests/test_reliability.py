@@ -82,12 +82,13 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path: Path, mnist_
     (pages / "bad.png").write_bytes(b"")  # an error row is a source's row too
     assert _scan([pages], tmp_path / "whole", "--workers", "1").exit_code == 1
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "pipeline.cli", "scan", str(pages), "--out", str(out), "-q", "--batch-size", "1"]
+    cmd = [sys.executable, "-m", "pipeline.cli", "scan", str(pages), "--out", str(out), "-q", "--batch-size", "1", "--workers", "2"]
     for attempt in range(4):  # until the kill lands between the first and the last source
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while not read_completion_log(out / COMPLETION_LOG) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
+        workers = _grandchildren(proc.pid)
         proc.send_signal(signal.SIGKILL)  # at once: a fast machine reads the other 12 sources in about a second
         proc.wait()
         done = len(read_completion_log(out / COMPLETION_LOG))
@@ -97,6 +98,10 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path: Path, mnist_
     else:
         pytest.fail("could not kill the run between its first and last source")
     assert not (out / "fields.csv").exists() and (out / "fields.csv.partial").exists()  # visibly unfinished
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "pool workers outlived the killed run"
     result = _scan([pages], out, "--resume")
     assert result.exit_code == 1, result.output
     run = json.loads((out / "run.json").read_text())
@@ -107,6 +112,37 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path: Path, mnist_
         assert len(got) == len(set(got)) or name == "errors.csv"  # no row doubled
         assert sorted(got) == sorted(want), name
     assert not list(out.glob("*.partial"))
+
+
+def _grandchildren(pid: int) -> list[int]:
+    """Pool workers: children of the forkserver, itself a child of ``pid`` (Linux /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    children = {p for p, pp in parents.items() if pp == pid}
+    return [p for p, pp in parents.items() if pp in children]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds worker processes through /proc")
+def test_a_killed_worker_costs_nothing(tmp_path: Path, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    pages = _pages(tmp_path / "in", mnist_test, 12, size=(1400, 1100))
+    assert _scan([pages], tmp_path / "whole", "--workers", "1").exit_code == 0
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "pipeline.cli", "scan", str(pages), "--out", str(out), "-q", "--workers", "2", "--batch-size", "1"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not read_completion_log(out / COMPLETION_LOG) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    workers = _grandchildren(proc.pid)
+    assert workers and proc.poll() is None, "the run ended before a worker could be killed"
+    os.kill(workers[0], signal.SIGKILL)  # as the out-of-memory killer would
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err  # the source in the dead worker's hands was retried, nothing failed
+    assert _bytes(out) == _bytes(tmp_path / "whole")
 
 
 def test_resume_of_a_finished_run_does_only_new_and_changed_files(tmp_path: Path, mnist_test) -> None:  # type: ignore[no-untyped-def]
