@@ -6,8 +6,9 @@ Prints, measured in one run on this machine:
 - classification img/s: LiteRT (the shipped digits.tflite) vs keras.Model.predict(batch_size=1024)
   on the same crops, and LiteRT as a share of the FLOP ceiling (numpy float32 matmul GFLOP/s);
 - start-up: `digits scan` of one page, whole process, vs `python -c "import tensorflow"`;
-- end-to-end `digits scan` pages/s and digits/s, --workers 1 vs the default, with the per-stage
-  time split from run.json (decode/segment/normalize summed over worker processes);
+- end-to-end `digits scan` pages/s and digits/s, --workers 1 vs the default (and `--engine ray`
+  when the ray extra is installed), with the per-stage time split from run.json
+  (decode/segment/normalize summed over worker processes) and whether the CSVs are identical;
 - peak RSS of `digits scan` (largest process, from RUSAGE_CHILDREN) over --rss page counts made
   by hard-linking copies of the generated pages (so the 1,000 cost no rendering).
 """
@@ -15,6 +16,7 @@ Prints, measured in one run on this machine:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -134,10 +136,15 @@ def main() -> None:
         scan = [sys.executable, "-m", "pipeline.cli", "scan", "--quiet"]
         t_one = timed([*scan, str(one), "--out", f"{tmp}/one"])
         t_tf = timed([sys.executable, "-c", "import tensorflow"])
-        runs = {}
-        for label, extra in (("--workers 1", ["--workers", "1"]), ("default workers", [])):
-            t_all = timed([*scan, str(pages), "--out", f"{tmp}/all", *extra])
-            runs[label] = (t_all, json.loads((Path(tmp) / "all" / "run.json").read_text()))
+        runs, csvs = {}, {}
+        engines = [("--workers 1", ["--workers", "1"]), ("default workers", [])]
+        if importlib.util.find_spec("ray") is not None:  # the ray extra
+            engines.append(("--engine ray (local Ray, its start-up included)", ["--engine", "ray"]))
+        for i, (label, extra) in enumerate(engines):
+            out = Path(tmp) / f"all{i}"
+            t_all = timed([*scan, str(pages), "--out", str(out), *extra])
+            runs[label] = (t_all, json.loads((out / "run.json").read_text()))
+            csvs[label] = [(out / name).read_bytes() for name in ("digits.csv", "fields.csv", "errors.csv")]
         rss = {n: peak_rss_mib([*scan, str(copies(pages, Path(tmp) / f"copies{n}", n)), "--out", f"{tmp}/rss{n}"])
                for n in args.rss}
 
@@ -158,6 +165,7 @@ def main() -> None:
                  ("  digits/s", f"{run['counts']['digits'] / t_all:.0f}"),
                  ("  fields per page", f"{run['counts']['fields'] / args.pages:.1f}")]
         rows += [(f"  stage {k}", f"{v:.2f} s") for k, v in run["seconds"].items()]
+        rows += [("  CSVs byte-identical to --workers 1", "yes" if csvs[label] == csvs["--workers 1"] else "NO")]
     small, large = args.rss
     rows += [(f"peak RSS, digits scan of {n} pages", f"{v:.0f} MiB") for n, v in rss.items()]
     rows += [(f"  RSS {large} / {small} pages (floor: within 10%)", f"{rss[large] / rss[small]:.3f}")]
