@@ -261,6 +261,9 @@ def scan(
     cfg = _config(config, sources={"dpi": dpi}, scan={"review_threshold": review_threshold,
                                                       "batch_size": batch_size, "runtime": runtime})
     if engine == "ray":
+        if resume or workers:
+            raise typer.BadParameter("not with --engine ray (Ray sizes its own actor pools; --resume is the "
+                                     "local engine's)", param_hint="--resume" if resume else "--workers")
         stats = _scan_ray(list(inputs), out, cfg, model, review, not quiet, ray_address)
     else:
         from pipeline.scan import default_workers

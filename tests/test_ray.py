@@ -114,3 +114,15 @@ def test_ray_address_nobody_answers_at_fails_fast(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--ray-address 127.0.0.1:1" in done.stderr and "no Ray cluster answers" in done.stderr
     assert not (tmp_path / "out" / "digits.csv").exists()
+
+
+@pytest.mark.parametrize("option", [["--resume"], ["--workers", "2"]])
+def test_local_engine_options_are_refused_with_ray(tmp_path: Path, option: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    page = ROOT / "samples" / "pages" / "form_clean.png"
+    result = CliRunner().invoke(app, ["scan", str(page), "--out", str(tmp_path / "out"), "--engine", "ray", *option])
+    assert result.exit_code == 2 and option[0] in result.output
+    assert not (tmp_path / "out").exists()
