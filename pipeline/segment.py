@@ -543,6 +543,37 @@ def _reading_order(fields: list[list[_Part]]) -> list[tuple[int, list[_Part]]]:
     return ordered
 
 
+def _enough_ink(p: _Part, min_area: int) -> bool:
+    """Not a speck: ``min_area`` pixels of ink, or a stroke over its height that is more than a
+    hairline (a thin 1 of a small hand has less ink than ``min_area``; a 1-px fibre or the edge of
+    a printed line left beside a stroke is no wider than one pixel: ink ~ height).
+
+    Example:
+        >>> one = _Part(0, 0, 2, 15, np.full((15, 2), 255, np.uint8))
+        >>> hair = _Part(0, 0, 1, 15, np.full((15, 1), 255, np.uint8))
+        >>> _enough_ink(one, 30), _enough_ink(hair, 30)
+        (True, False)
+    """
+    area = int((p.mask > 0).sum())
+    return area >= min_area or area >= 1.25 * max(p.h, p.w)
+
+
+def _drop_line_residue(parts: list[_Part], binary: np.ndarray, cleaned: np.ndarray) -> list[_Part]:
+    """Without the flat slivers (at most 2 px tall) lying along a removed printed line: the wavy
+    edge of a rule after deskew or scanning, left by the line removal. Merged into a digit above
+    them they would stretch it down to the line and glue it to its neighbours."""
+    flat = [p for p in parts if p.h <= 2 and p.w >= 2 * p.h]
+    if not flat:
+        return parts
+    removed = cv2.bitwise_and(binary, cv2.bitwise_not(cleaned))
+    drop = set()
+    for p in flat:
+        y0, x0 = max(0, p.y - 2), max(0, p.x - 2)
+        if removed[y0 : p.y + p.h + 2, x0 : p.x + p.w + 2].any():
+            drop.add(id(p))
+    return [p for p in parts if id(p) not in drop]
+
+
 def _is_blob(p: _Part) -> bool:
     """A solid dot or smudge: dense ink, not tall and thin like a 1."""
     fill = float((p.mask > 0).mean())
@@ -586,9 +617,9 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
         paper = int(np.median(g))
         binary = binarize(cv2.warpAffine(g, rot, (w, h), flags=cv2.INTER_LINEAR, borderValue=paper), cfg)
     cleaned, rules = remove_rules(binary, cfg)
-    parts = merge_parts(_parts(cleaned, min_area=6), cfg)
+    parts = merge_parts(_drop_line_residue(_parts(cleaned, min_area=6), binary, cleaned), cfg)
     def plausible(p: _Part) -> bool:
-        return (cfg.min_height <= p.h <= cfg.max_height and int((p.mask > 0).sum()) >= cfg.min_area
+        return (cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
                 and not _is_blob(p) and not _is_tick(p, rules, cfg.line_max_thickness))
 
     parts = [q for p in parts if plausible(p) for q in split_wide(p, cfg, scorer) if plausible(q)]

@@ -191,3 +191,35 @@ def test_stroke_running_into_a_rule_keeps_its_ink() -> None:
     assert len(glyphs) == 1
     g = glyphs[0]
     assert g.x <= 200 and g.x + g.w >= 245 and g.y + g.h - 1 >= 200  # down into the rule
+
+
+def test_small_thin_one_is_a_digit_and_a_hairline_is_not(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A 1 written small with a fine pen has less ink than ``min_area`` but is a stroke over its
+    height wider than a pixel: it is kept in its field. A 1-px fibre as tall is not a digit."""
+    page = np.full((300, 700), 240, np.uint8)
+    four, zero = (digit_ink(m, 18) for m in _pick(mnist_test, "40"))
+    draw_digits(page, [four], 100, 150, gap=0)
+    x1 = 100 + four.shape[1] + 6
+    for r in range(17):  # a slanted 1, 17 rows of 1 or 2 px: 25 px of ink
+        x = x1 + (16 - r) // 5
+        page[133 + r, x : x + 1 + r % 2] = 30
+    draw_digits(page, [zero], x1 + 10, 150, gap=0)
+    page[130:147, 500] = 30  # the fibre, far from the field
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3]]
+    assert glyphs[1].h >= 16 and glyphs[1].w <= 6
+
+
+def test_sliver_left_under_a_removed_rule_is_not_merged_into_the_digits(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A rule whose lower edge is wavy (a skewed scan, deskewed) leaves 1-px slivers after the
+    rule is removed; they are dropped, not merged into the digits above (which would stretch
+    them down to the line and glue neighbours together)."""
+    page = np.full((300, 800), 245, np.uint8)
+    boxes = draw_digits(page, [digit_ink(m, 50) for m in _pick(mnist_test, "7193")], 150, 190, gap=14)
+    cv2.line(page, (60, 200), (700, 200), 20, 3)  # rows 198-202
+    for x in range(80, 680, 50):
+        page[203, x : x + 30] = 20  # the wavy edge: 30 px bits of a fourth row
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    for g, (x, y, w, h) in zip(glyphs, boxes):
+        assert g.y + g.h <= y + h + 2, (g, (x, y, w, h))
