@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -83,13 +84,16 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path: Path, mnist_
     assert _scan([pages], tmp_path / "whole", "--workers", "1").exit_code == 1
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "pipeline.cli", "scan", str(pages), "--out", str(out), "-q", "--batch-size", "1", "--workers", "2"]
+    rng = random.Random()
     for attempt in range(4):  # until the kill lands between the first and the last source
+        at = rng.randint(1, 11)  # a random moment: right after the at-th source is logged
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
-        while not read_completion_log(out / COMPLETION_LOG) and proc.poll() is None and time.monotonic() < deadline:
+        while len(read_completion_log(out / COMPLETION_LOG)) < at and proc.poll() is None \
+                and time.monotonic() < deadline:
             time.sleep(0.002)
         workers = _grandchildren(proc.pid)
-        proc.send_signal(signal.SIGKILL)  # at once: a fast machine reads the other 12 sources in about a second
+        proc.send_signal(signal.SIGKILL)  # at once: a fast machine reads all 13 sources in about a second
         proc.wait()
         done = len(read_completion_log(out / COMPLETION_LOG))
         if 0 < done < 13:
