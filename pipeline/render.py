@@ -33,7 +33,8 @@ def overlay_name(page: Page) -> str:
 
 
 def overlay(image: np.ndarray, digits: Sequence[dict[str, Any]], path: Path) -> Path:
-    """Draw each digit row's box and reading (colour by confidence) on the page; write a PNG.
+    """Draw each digit row's box and reading (colour by confidence) on the page, and a thin frame
+    around each field with ``#field text`` under it; write a PNG.
 
     Args:
         image: (H, W) uint8 or (H, W, 3) BGR page as decoded (the rows' coordinates).
@@ -41,13 +42,22 @@ def overlay(image: np.ndarray, digits: Sequence[dict[str, Any]], path: Path) -> 
     """
     canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
     canvas = (canvas * 0.6 + 100).astype(np.uint8)  # fade the page so marks stand out
+    fields: dict[Any, list[dict[str, Any]]] = {}
     for d in digits:
+        fields.setdefault(d["field"], []).append(d)
         c = colour(d["confidence"])
         x, y, w, h = d["x"], d["y"], d["w"], d["h"]
         cv2.rectangle(canvas, (x, y), (x + w, y + h), c, 2)
         scale = max(0.5, min(1.5, h / 50))
-        label = f"{d['digit']}" if d["index"] > 1 else f"#{d['field']}:{d['digit']}"
-        cv2.putText(canvas, label, (x, max(12, y - 4)), FONT, scale, c, 2, cv2.LINE_AA)
+        cv2.putText(canvas, f"{d['digit']}", (x, max(12, y - 4)), FONT, scale, c, 2, cv2.LINE_AA)
+    for number, row in fields.items():
+        x0, y0 = min(d["x"] for d in row) - 4, min(d["y"] for d in row) - 4
+        x1, y1 = max(d["x"] + d["w"] for d in row) + 4, max(d["y"] + d["h"] for d in row) + 4
+        c = colour(min(d["confidence"] for d in row))
+        cv2.rectangle(canvas, (x0, y0), (x1, y1), c, 1)
+        text = "".join(str(d["digit"]) for d in sorted(row, key=lambda d: d["index"]))
+        scale = max(0.45, min(0.9, (y1 - y0) / 80))
+        cv2.putText(canvas, f"#{number} {text}", (x0, y1 + int(22 * scale)), FONT, scale, c, 1, cv2.LINE_AA)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), canvas)
     return path
