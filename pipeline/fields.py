@@ -64,12 +64,13 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
 
     def reads_as_value(f: int, phrase: list[int]) -> bool:
         """Clear digits a word space or more away from the words (a label before, a unit after);
-        a lone stroke read as 1 is as likely a printed I or l as a value, so it is not taken for one."""
+        a lone stroke read as 1 is as likely a printed I or l as a value, and a lone ring read as 0 a
+        printed o or O (the letters the model cannot tell from those digits), so neither is taken for one."""
         idx, (_, x0, x1, h) = by_field[f], boxes[f]
         left = [x0 - boxes[g][2] for g in phrase if boxes[g][2] <= x0]
         right = [boxes[g][1] - x1 for g in phrase if boxes[g][1] >= x1]
         return (bool(left + right) and min(left + right) >= cfg.value_gap * h and clear(f)
-                and not (len(idx) == 1 and p.digit[idx[0]] == 1))
+                and not (len(idx) == 1 and p.digit[idx[0]] in (0, 1)))
 
     printed: set[int] = set()
     for phrase in phrases:

@@ -112,3 +112,11 @@ def test_half_hearted_reading_left_after_trimming_is_dropped() -> None:
     assert _texts(_result(word)) == []
     clear = [(1, 100, 7, 0.0, 1.0), (1, 114, 0, 0.95, 0.05), (1, 128, 0, 0.9, 0.1), (1, 142, 1, 0.97, 0.03)]
     assert _texts(_result(clear)) == ["001"]  # the same field read clearly keeps its digits
+
+
+def test_lone_zero_after_a_label_is_text() -> None:
+    """A single ring read as 0 beside printed words is as likely an o or O (the letters the model
+    cannot tell from that digit): not taken for a value; two digits are."""
+    label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]
+    assert _texts(_result(label + [(2, 190, 0, 0.97, 0.0)])) == []
+    assert _texts(_result(label + [(2, 190, 0, 0.97, 0.0), (2, 204, 0, 0.97, 0.0)])) == ["00"]
