@@ -463,6 +463,64 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     return options[int(np.argmax(scores))]
 
 
+JOIN_CONFIDENCE = 0.9  # a union of two pieces must read at least this clearly to replace them ...
+JOIN_UNSURE = 0.95  # ... and one of the pieces must read less clearly than this
+
+
+def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
+    """Join two side-by-side pieces of one digit that :func:`merge_parts` cannot tell from two
+    digits by shape alone: the halves of a 0 or a 6 with a gap in the stroke, a 2 or a 7 whose
+    top came off.
+
+    Candidates are neighbours whose boxes touch or overlap (at most 1 px apart), overlapping
+    vertically by half the shorter, whose union is digit-shaped (no wider than 1.6 x its height,
+    no taller than 1.3 x the taller piece). A pair is joined when the classifier reads the union
+    at least ``JOIN_CONFIDENCE``, better than the pieces' geometric mean and than each piece,
+    and at least one piece reads less clearly than ``JOIN_UNSURE`` (two clear digits, a 1 and a
+    0 written close, stay two). Pairs are taken best gain first, each part in one pair at most.
+
+    Args:
+        parts: candidate glyphs (deskewed frame).
+        scorer: (N, 28, 28) uint8 glyphs -> (N,) confidence of the top digit.
+
+    Returns:
+        The parts, joined pairs replaced by their union (order not kept).
+    """
+    order = sorted(range(len(parts)), key=lambda i: parts[i].x)
+    pairs = []
+    for a_pos, i in enumerate(order):
+        a = parts[i]
+        for j in order[a_pos + 1 :]:
+            b = parts[j]
+            if b.x - (a.x + a.w) > 1:
+                break
+            ovy = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+            uw = max(a.x + a.w, b.x + b.w) - min(a.x, b.x)
+            uh = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
+            if ovy >= 0.5 * min(a.h, b.h) and uw <= 2.0 * uh and uh <= 1.3 * max(a.h, b.h):
+                pairs.append((i, j))
+    if not pairs:
+        return parts
+    singles = sorted({k for pair in pairs for k in pair})
+    unions = [_union(parts[i], parts[j]) for i, j in pairs]
+    conf = np.clip(scorer(np.stack([normalize_mask(parts[k].mask) for k in singles]
+                                    + [normalize_mask(u.mask) for u in unions])), 1e-6, 1.0)
+    single = dict(zip(singles, conf[: len(singles)]))
+    gains = []
+    for n, (i, j) in enumerate(pairs):
+        cu, ci, cj = float(conf[len(singles) + n]), float(single[i]), float(single[j])
+        if cu >= JOIN_CONFIDENCE and cu > max(ci, cj) and min(ci, cj) < JOIN_UNSURE:
+            gains.append((cu - float(np.sqrt(ci * cj)), n))
+    used: set[int] = set()
+    out = []
+    for _, n in sorted(gains, reverse=True):
+        i, j = pairs[n]
+        if i not in used and j not in used:
+            used.update((i, j))
+            out.append(unions[n])
+    return out + [p for k, p in enumerate(parts) if k not in used]
+
+
 def _anchor(p: _Part, rules: list[_Rule]) -> int | None:
     """Index of the rule this part is written on (just below it, or crossing its bottom), if any."""
     best, best_d = None, None
@@ -623,6 +681,8 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
                 and not _is_blob(p) and not _is_tick(p, rules, cfg.line_max_thickness))
 
     parts = [q for p in parts if plausible(p) for q in split_wide(p, cfg, scorer) if plausible(q)]
+    if scorer is not None:
+        parts = join_pieces(parts, scorer)
     back = cv2.invertAffineTransform(rot)
     glyphs = []
     for field_no, (line_no, field) in enumerate(_reading_order(_group(parts, rules, cfg)), start=1):

@@ -223,3 +223,21 @@ def test_sliver_left_under_a_removed_rule_is_not_merged_into_the_digits(mnist_te
     assert _fields(glyphs) == [[1, 2, 3, 4]]
     for g, (x, y, w, h) in zip(glyphs, boxes):
         assert g.y + g.h <= y + h + 2, (g, (x, y, w, h))
+
+
+def test_digit_broken_into_side_by_side_pieces_is_joined(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 0 whose stroke has gaps at top and bottom comes apart into a left and a right half, side
+    by side (no shape rule can tell them from two digits): the classifier reads the union better
+    than either half, so they are one glyph. A 1 and a 0 written as close stay two."""
+    scorer = lambda x: classifier.predict(x).confidence  # noqa: E731
+    page = np.full((300, 700), 240, np.uint8)
+    one, zero = (digit_ink(m, 60) for m in _pick(mnist_test, "10"))
+    broken = zero.copy()
+    broken[:, zero.shape[1] // 2] = 0  # one blank column: two pieces whose boxes touch
+    assert cv2.connectedComponents(broken)[0] - 1 == 2
+    draw_digits(page, [broken], 100, 150, gap=0)
+    draw_digits(page, [one, zero], 400, 150, gap=1)
+    glyphs = segment(page, scorer=scorer)
+    assert _fields(glyphs) == [[1], [1, 2]]
+    crops = np.stack([normalize_mask(g.mask) for g in glyphs])
+    assert list(classifier.predict(crops).digit) == [0, 1, 0]
