@@ -532,6 +532,25 @@ def _anchor(p: _Part, rules: list[_Rule]) -> int | None:
     return best
 
 
+def _same_lines(rules: list[_Rule], t: int) -> list[int]:
+    """For each rule, the index of the first rule of the printed line it belongs to: rules whose x
+    ranges overlap and whose rows are at most ``t`` apart are one line (a box row's bottom line is
+    found both as the box's bottom and as a long rule, a row or two apart).
+
+    Example:
+        >>> _same_lines([_Rule(0, 100, 50), _Rule(0, 100, 52), _Rule(0, 100, 90)], 9)
+        [0, 0, 2]
+    """
+    parent = list(range(len(rules)))
+    for i, a in enumerate(rules):
+        for j in range(i):
+            b = rules[j]
+            if abs(a.y - b.y) <= t and min(a.x1, b.x1) > max(a.x0, b.x0):
+                parent[i] = parent[j]
+                break
+    return parent
+
+
 def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[list[_Part]]:
     """Runs of digits on one line -> fields (each sorted left to right)."""
     n = len(parts)
@@ -543,7 +562,8 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
             i = parent[i]
         return i
 
-    anchors = [_anchor(p, rules) for p in parts]
+    line_of = _same_lines(rules, cfg.line_max_thickness)
+    anchors = [None if (a := _anchor(p, rules)) is None else line_of[a] for p in parts]
     order = sorted(range(n), key=lambda i: parts[i].x)
     for a_pos, i in enumerate(order):
         a = parts[i]

@@ -241,3 +241,19 @@ def test_digit_broken_into_side_by_side_pieces_is_joined(mnist_test, classifier)
     assert _fields(glyphs) == [[1], [1, 2]]
     crops = np.stack([normalize_mask(g.mask) for g in glyphs])
     assert list(classifier.predict(crops).digit) == [0, 1, 0]
+
+
+def test_digits_in_one_box_row_are_one_field_however_low_they_sit(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A row of wide boxes: its bottom line is found twice (as the boxes' bottom and as a long
+    rule, a row or two apart). One digit ends above the line, the next one crosses it: they
+    are still written on the same line, so the wide gap of the boxes does not split the field."""
+    page = np.full((300, 800), 250, np.uint8)
+    x0, top, cell, height = 100, 100, 110, 90
+    cv2.rectangle(page, (x0, top), (x0 + 3 * cell, top + height), 20, 3)
+    for k in (1, 2):
+        cv2.line(page, (x0 + k * cell, top), (x0 + k * cell, top + height), 20, 3)
+    ink = [digit_ink(m, 60) for m in _pick(mnist_test, "125")]
+    for k, (m, bottom) in enumerate(zip(ink, (top + height - 6, top + height + 6, top + height - 4))):
+        draw_digits(page, [m], x0 + k * cell + (cell - m.shape[1]) // 2, bottom, gap=0)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3]]
