@@ -463,6 +463,59 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     return options[int(np.argmax(scores))]
 
 
+def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int) -> list[_Part]:
+    """Give a digit back its detached top bar (the flag of a 5 written in two strokes that do not
+    meet, the bar of a 7): a flat piece by the top of a digit, beside it or above it, that
+    :func:`merge_parts` leaves out because the two hardly overlap horizontally. Left alone, the
+    bar is dropped as a speck, the 5 reads as a 6 or a 0, and the gap it leaves can split the field.
+
+    A flat piece (at least twice as wide as tall) is a candidate for a digit at least three times
+    its height and ``min_height`` tall when it lies in the digit's top third (from half the
+    digit's height above its top), at most a third of that height away horizontally, and is no
+    wider than 1.5 x the digit's height. It is attached to the candidate digit whose union with it the
+    classifier reads best, when that union reads at least ``JOIN_CONFIDENCE`` and better than
+    the digit alone; a digit takes one bar at most.
+
+    Args:
+        parts: pieces of ink (deskewed frame), after :func:`merge_parts`.
+        scorer: (N, 28, 28) uint8 glyphs -> (N,) confidence of the top digit.
+
+    Returns:
+        The parts, attached bars replaced by the unions (order not kept).
+    """
+    flat = [k for k, p in enumerate(parts) if p.w >= 2 * p.h]
+    if not flat:
+        return parts
+    box = np.array([(p.x, p.y, p.w, p.h) for p in parts], np.int64).reshape(-1, 4)
+    x, y, w, h = box.T
+    pairs = []
+    for k in flat:
+        b = parts[k]
+        gap = np.maximum(b.x - (x + w), x - (b.x + b.w))
+        near = ((h >= 3 * b.h) & (h >= min_height) & (b.w <= 1.5 * h) & (gap <= h / 3)
+                & (b.y + b.h <= y + h / 3) & (b.y >= y - h / 2))
+        pairs += [(k, int(d)) for d in np.flatnonzero(near)]
+    if not pairs:
+        return parts
+    digits = sorted({d for _, d in pairs})
+    unions = [_union(parts[d], parts[k]) for k, d in pairs]
+    conf = scorer(np.stack([normalize_mask(parts[d].mask) for d in digits] + [normalize_mask(u.mask) for u in unions]))
+    alone = dict(zip(digits, conf[: len(digits)]))
+    best: dict[int, tuple[float, int]] = {}  # bar -> (union confidence, pair)
+    for n, (k, d) in enumerate(pairs):
+        cu = float(conf[len(digits) + n])
+        if cu >= JOIN_CONFIDENCE and cu > float(alone[d]) and cu > best.get(k, (0.0, -1))[0]:
+            best[k] = (cu, n)
+    used: set[int] = set()
+    out = []
+    for cu, n in sorted(best.values(), reverse=True):
+        k, d = pairs[n]
+        if d not in used:
+            used.update((k, d))
+            out.append(unions[n])
+    return out + [p for i, p in enumerate(parts) if i not in used]
+
+
 JOIN_CONFIDENCE = 0.9  # a union of two pieces must read at least this clearly to replace them ...
 JOIN_UNSURE = 0.95  # ... and one of the pieces must read less clearly than this
 
@@ -696,6 +749,8 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
         binary = binarize(cv2.warpAffine(g, rot, (w, h), flags=cv2.INTER_LINEAR, borderValue=paper), cfg)
     cleaned, rules = remove_rules(binary, cfg)
     parts = merge_parts(_drop_line_residue(_parts(cleaned, min_area=6), binary, cleaned), cfg)
+    if scorer is not None:
+        parts = attach_bars(parts, scorer, cfg.min_height)
     def plausible(p: _Part) -> bool:
         return (cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
                 and not _is_blob(p) and not _is_tick(p, rules, cfg.line_max_thickness))

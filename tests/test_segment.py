@@ -257,3 +257,19 @@ def test_digits_in_one_box_row_are_one_field_however_low_they_sit(mnist_test) ->
         draw_digits(page, [m], x0 + k * cell + (cell - m.shape[1]) // 2, bottom, gap=0)
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3]]
+
+
+def test_detached_flag_of_a_five_is_given_back(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 5 whose flag was written apart, beside the top of its stem (they hardly overlap, so no
+    shape rule merges them): the classifier reads the union better than the body alone, so the
+    flag is part of the glyph, not dropped as a speck; the field does not break at the gap it left."""
+    page = np.full((300, 600), 240, np.uint8)
+    body = np.array([(112, 130), (108, 158), (125, 153), (138, 162), (140, 178), (130, 192), (104, 190)], np.int32)
+    cv2.polylines(page, [body], False, 30, 4)
+    cv2.line(page, (136, 127), (162, 125), 30, 4)  # the flag, right of the stem's top
+    draw_digits(page, [digit_ink(_pick(mnist_test, "3")[0], 70)], 208, 194, gap=0)
+    glyphs = segment(page, scorer=lambda x: classifier.predict(x).confidence)
+    assert _fields(glyphs) == [[1, 2]]
+    five = glyphs[0]
+    assert five.y <= 125 and five.x + five.w >= 162  # the flag is in the glyph
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [5, 3]
