@@ -769,14 +769,22 @@ class PostalReader:
         n, comp, stats, _ = cv2.connectedComponentsWithStats(own.astype(np.uint8), connectivity=8)
         heights = np.array([float(p.box[3]) for p in pieces] or [ln.height])
         ref_h = float(np.percentile(heights[heights >= 0.4 * heights.max()], 80))
-        # ink the segmenter dropped: hyphens and detached strokes (as specks), a filled-in 8 (as a blob)
+        # ink the segmenter dropped: hyphens and detached strokes (as specks), a filled-in 8 (as a
+        # blob); judged by its pixels, not its box (the detached bar of a 7 lies in the box of its stem)
+        covered = np.zeros(own.shape, np.uint8)
+        for p in pieces:
+            px, py, pw, ph = p.box
+            np.maximum(covered[py : py + ph, px : px + pw], p.mask[: covered.shape[0] - py, : covered.shape[1] - px],
+                       out=covered[py : py + ph, px : px + pw])
+        covered = cv2.dilate(covered, np.ones((5, 5), np.uint8)) > 0
         for i in range(1, n):
             bx, by, bw, bh, area = (int(v) for v in stats[i])
             box = (bx, by, bw, bh)
             if bh < 2 or area < 6 or bh > 1.6 * ref_h or bw > 2.5 * ref_h:
                 continue
-            if not any(_overlap(box, p.box) > 0.3 * bw * bh for p in pieces):
-                pieces.append(_Piece(box, np.where(comp[by : by + bh, bx : bx + bw] == i, 255, 0).astype(np.uint8)))
+            ink = comp[by : by + bh, bx : bx + bw] == i
+            if covered[by : by + bh, bx : bx + bw][ink].mean() < 0.5:
+                pieces.append(_Piece(box, np.where(ink, 255, 0).astype(np.uint8)))
         pieces = self._join_detached(pieces, ref_h)
         return [Token((x0 + p.box[0], y0 + p.box[1], p.box[2], p.box[3]), p.digit, p.confidence) for p in pieces]
 
@@ -786,7 +794,7 @@ class PostalReader:
         if not pieces:
             return []
         tall = [p.box[3] >= self.cfg.tall * ref_h for p in pieces]
-        joins: list[tuple[int, int, _Piece]] = []
+        joins: list[tuple[int, int, _Piece, bool]] = []
         for i, s in enumerate(pieces):
             if tall[i]:
                 continue
@@ -799,17 +807,21 @@ class PostalReader:
                 if within and gap <= 0.35 * ref_h and (best_gap is None or gap < best_gap):
                     best, best_gap = j, gap
             if best is not None:
-                joins.append((i, best, _union(s, pieces[best])))
-        batch = [p.mask for p in pieces] + [u.mask for _, _, u in joins]
+                u = _union(s, pieces[best])
+                # a stroke over the digit's own columns is part of it (the bar of a 7 whose stem
+                # alone reads as a confident 1); one beside it joins only if it reads as well
+                over = -best_gap >= 0.5 * s.box[2] and u.box[2] <= 1.2 * u.box[3]  # type: ignore[operator]
+                joins.append((i, best, u, over))
+        batch = [p.mask for p in pieces] + [u.mask for _, _, u, _ in joins]
         digits, conf = self.predict(np.stack([normalize_mask(m) for m in batch]))
         for k, p in enumerate(pieces):
             p.digit, p.confidence = int(digits[k]), float(conf[k])
         used: set[int] = set()
-        order = sorted(range(len(joins)), key=lambda k: -conf[len(pieces) + k])
+        order = sorted(range(len(joins)), key=lambda k: (not joins[k][3], -conf[len(pieces) + k]))
         for k in order:
-            i, j, u = joins[k]
+            i, j, u, over = joins[k]
             c = float(conf[len(pieces) + k])
-            if i in used or j in used or c < pieces[j].confidence:
+            if i in used or j in used or (c < pieces[j].confidence and not over):
                 continue
             u.digit, u.confidence = int(digits[len(pieces) + k]), c
             pieces[j] = u

@@ -20,6 +20,7 @@ from pipeline.postal import (
     PostalReader,
     Token,
     available_formats,
+    find_lines,
     fits,
     ink_gray,
     line_candidates,
@@ -28,6 +29,7 @@ from pipeline.postal import (
     normalize_code,
     pick,
 )
+from pipeline.segment import binarize
 from tests.conftest import ROOT
 
 runner = CliRunner()
@@ -199,6 +201,22 @@ def test_house_number_on_the_street_line_is_not_taken(reader: PostalReader) -> N
     assert r.status == "ok" and r.code == "81520"
     x, y, w, h = r.box  # type: ignore[misc]
     assert 0 < x < image.shape[1] and 0 < y < image.shape[0] and w > 3 * h
+
+
+def test_the_detached_bar_of_a_7_over_its_stem_is_read_with_it(reader: PostalReader) -> None:
+    # the bar lies over the stem's columns but does not touch it, and the pair is too wide for the
+    # segmenter to merge: the stem alone reads as a confident 1
+    g = np.full((120, 260), 235, np.uint8)
+    cv2.line(g, (22, 30), (60, 30), 30, 4, cv2.LINE_AA)  # the bar of the 7
+    cv2.line(g, (74, 28), (42, 74), 30, 4, cv2.LINE_AA)  # its stem
+    cv2.line(g, (130, 28), (112, 66), 30, 4, cv2.LINE_AA)  # a 4
+    cv2.line(g, (112, 66), (150, 66), 30, 4, cv2.LINE_AA)
+    cv2.line(g, (142, 40), (140, 92), 30, 4, cv2.LINE_AA)
+    lines, labels = find_lines(binarize(g, reader.segment_cfg))
+    assert len(lines) == 1
+    tokens = reader._read_line(g, labels, lines[0])
+    assert [t.digit for t in tokens] == [7, 4]
+    assert tokens[0].box[0] <= 22  # the bar's ink is in the 7's box
 
 
 def test_threshold_one_turns_readings_into_low_confidence(classifier) -> None:  # type: ignore[no-untyped-def]
