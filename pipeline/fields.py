@@ -95,7 +95,9 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
 
 def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Digit and field rows of a classified page: fields that read as printed text are dropped,
-    and glyphs classified "not a digit" at the ends of the others are left out (see :func:`trim_rejected`);
+    and glyphs classified "not a digit" at the ends of the others are left out (see :func:`trim_rejected`)
+    (when a word space away from the rest, judged as printed words of their own: a value grouped
+    with its label or unit is kept);
     a field whose remaining glyphs have a mean "not a digit" probability over ``text_not_digit``
     is dropped too (the "oom" of "Room" once its R is trimmed).
 
@@ -109,10 +111,28 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
     for i, g in enumerate(r.glyphs):
         by_field.setdefault(g.field, []).append(i)
     digits, fields, dropped, number = [], [], 0, 0
-    printed = printed_fields(r.glyphs, by_field, p, sc)
     rejected = p.not_digit >= sc.reject_threshold
+    # rejected ends a word space or more away from the rest of their field (the letters of a label
+    # or unit grouped with the number) are judged as words of their own, the rest as the value
+    # beside them; a rejected glyph close to the digits stays with them (a digit read poorly)
+    core = {f: trim_rejected(idx, rejected) for f, idx in by_field.items()}
+    g = r.glyphs
+    judged: dict[int, list[int]] = {}
     for f, idx in by_field.items():
-        idx = trim_rejected(idx, rejected) if f not in printed else []
+        judged[f] = idx
+        if not core[f]:
+            continue
+        start, end = idx.index(core[f][0]), idx.index(core[f][-1]) + 1
+        space = sc.value_gap * float(np.median([g[i].h for i in core[f]]))
+        if start and g[core[f][0]].x - max(g[i].x + g[i].w for i in idx[:start]) >= space:
+            judged[-2 * f], idx = idx[:start], idx[start:]
+            end -= start
+        if end < len(idx) and min(g[i].x for i in idx[end:]) - max(g[i].x + g[i].w for i in idx[:end]) >= space:
+            judged[-2 * f - 1], idx = idx[end:], idx[:end]
+        judged[f] = idx
+    printed = printed_fields(r.glyphs, judged, p, sc)
+    for f, idx in by_field.items():
+        idx = core[f] if f not in printed else []
         if idx and float(p.not_digit[idx].mean()) > sc.text_not_digit:
             idx = []  # what is left reads as digits only half-heartedly: the rest of a word
         if not idx:

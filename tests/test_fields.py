@@ -120,3 +120,12 @@ def test_lone_zero_after_a_label_is_text() -> None:
     label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]
     assert _texts(_result(label + [(2, 190, 0, 0.97, 0.0)])) == []
     assert _texts(_result(label + [(2, 190, 0, 0.97, 0.0), (2, 204, 0, 0.97, 0.0)])) == ["00"]
+
+
+def test_value_grouped_with_its_unit_is_kept() -> None:
+    """ "57 pt" grouped as one field: the rejected letters a word space after the digits are the
+    unit, judged as words of their own, and the clear digits before them are the value. Letters
+    touching the digits stay part of the field, which reads as printed text."""
+    value = [(1, 100, 5, 0.99, 0.0), (1, 114, 7, 0.99, 0.0)]
+    assert _texts(_result(value + [(1, 140, 8, 0.01, 0.98), (1, 154, 8, 0.01, 0.98)])) == ["57"]
+    assert _texts(_result(value + [(1, 128, 8, 0.01, 0.98), (1, 142, 8, 0.01, 0.98)])) == []
