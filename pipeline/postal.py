@@ -73,7 +73,8 @@ class PostalFormat:
     (US: ``[[5], [5, 4]]``); between groups stands one of ``separators`` (a hyphen on paper,
     or a gap). A group written without its separator (``123456789``) fits too. ``output``
     gives the normalized form per digit count, ``#`` standing for a digit (``"#####-####"``).
-    ``position`` says where on its line the code sits: ``end`` (after the city) or ``start``.
+    ``position`` says where on its line the code sits: ``end`` (after the city), ``start``
+    (before it) or ``any`` (either, as Brazilian addresses have it).
     A format that digits alone cannot express has ``supported = false`` and a ``message``.
     """
 
@@ -169,8 +170,8 @@ def load_format(name: str | Path) -> PostalFormat:
     for n in fmt.lengths:
         if fmt.template(n) is None:
             raise ConfigError(f"{file} [format] output: no template with {n} '#' for groups {fmt.groups}")
-    if fmt.position not in ("end", "start"):
-        raise ConfigError(f"{file} [format] position: expected 'end' or 'start', got {fmt.position!r}")
+    if fmt.position not in ("end", "start", "any"):
+        raise ConfigError(f"{file} [format] position: expected 'end', 'start' or 'any', got {fmt.position!r}")
     return fmt
 
 
@@ -601,7 +602,7 @@ def line_candidates(tokens: Sequence[Token], fmt: PostalFormat, cfg: PostalConfi
                 x1 = max(t.box[0] + t.box[2] for t in part)
                 y1 = max(t.box[1] + t.box[3] for t in part)
                 code = format_code("".join(str(t.digit) for t in part), fmt)
-                delimited = b == len(toks) if fmt.position == "end" else a == 0
+                delimited = {"end": b == len(toks), "start": a == 0}.get(fmt.position, a == 0 or b == len(toks))
                 cands.append(Candidate(code, _code_confidence(conf, cfg.confidence), conf, (x0, y0, x1 - x0, y1 - y0),
                                        line_no, delimited))
     return cands, has_digits
@@ -615,8 +616,9 @@ def pick(cands: Sequence[Candidate], fmt: PostalFormat, ratio: float = 0.5) -> C
     elsewhere (a state's letters read as digits before the ZIP) the most confident. Sites far
     less confident than the best one (under ``ratio`` x its confidence: a word whose letters
     happen to read as digits) are dropped; of the rest, the last site on the line wins (the
-    first, for formats written before the town). Otherwise confidence plays no part: a
-    doubtful code in the right place is reported as doubtful.
+    first, for formats written before the town; for ``any``, the most confident of those that
+    start or end their run of digits). Otherwise confidence plays no part: a doubtful code in
+    the right place is reported as doubtful.
     """
     groups: list[list[Candidate]] = []
     for c in sorted(cands, key=lambda c: c.box[0]):
@@ -637,7 +639,9 @@ def pick(cands: Sequence[Candidate], fmt: PostalFormat, ratio: float = 0.5) -> C
     sites = [s for s in sites if s.confidence >= ratio * best]
     if fmt.position == "end":
         return max(sites, key=lambda c: c.box[0] + c.box[2])
-    return min(sites, key=lambda c: c.box[0])
+    if fmt.position == "start":
+        return min(sites, key=lambda c: c.box[0])
+    return max(sites, key=lambda c: (c.delimited, c.confidence))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -172,6 +172,20 @@ def test_letters_before_the_code_and_lowercase_words_do_not_make_codes() -> None
     assert pick(cands, us).code == "62704"
 
 
+def test_a_cep_after_the_town_is_delimited_too() -> None:
+    br, cfg = load_format("br"), PostalConfig()
+    assert br.position == "any"
+    state = [Token((40, 100, 24, 40), 8, 0.89), Token((68, 100, 24, 40), 7, 0.7)]  # "RJ" read as digits
+    hyphen = Token((300, 118, 20, 5), 1, 0.3)
+    after = state + _digits("12345", 140) + [hyphen] + _digits("678", 330)
+    chosen = pick(line_candidates(after, br, cfg)[0], br)
+    assert (chosen.code, chosen.delimited) == ("12345-678", True)
+    before = _digits("12345", 40) + [Token((200, 118, 20, 5), 1, 0.3)] + _digits("678", 230) + [
+        Token((380, 100, 24, 40), 8, 0.89)]  # the town's first letter, read as a digit
+    chosen = pick(line_candidates(before, br, cfg)[0], br)
+    assert (chosen.code, chosen.delimited) == ("12345-678", True)
+
+
 def test_code_confidence_product_or_min() -> None:
     us = load_format("us")
     line = _digits("1234", 100) + [Token((228, 100, 24, 40), 5, 0.5)]
