@@ -714,9 +714,17 @@ def _is_blob(p: _Part) -> bool:
 def _is_tick(p: _Part, rules: list[_Rule], t: int, solid: bool = True) -> bool:
     """A printed tick of a comb field: a (solid, unless ``solid`` is False) straight, thin
     vertical bar standing on a rule. A thin tick deskewed or anti-aliased is not solid in its box:
-    those are told from a 1 by their height among the field's digits (see :func:`_group`)."""
-    if (solid and float((p.mask > 0).mean()) < 0.7) or p.w > max(4, 0.2 * p.h):
+    those are told from a 1 by their height among the field's digits (see :func:`_group`); such a
+    tick may carry a bit of a digit's stroke that crossed it: a bar of full-height columns no
+    wider than a tick holding most of the ink is a tick too."""
+    thin = max(4, 0.2 * p.h)
+    if solid and (float((p.mask > 0).mean()) < 0.7 or p.w > thin):
         return False
+    if not solid and p.w > thin:
+        m = p.mask > 0
+        bar = np.flatnonzero(m.sum(axis=0) >= 0.8 * p.h)
+        if not len(bar) or bar[-1] - bar[0] + 1 > thin or m[:, bar[0] : bar[-1] + 1].sum() < 0.7 * m.sum():
+            return False
     bottom = p.y + p.h
     return any(r.x0 - t <= p.cx <= r.x1 + t and -t <= r.y - bottom <= t + 2 for r in rules)
 

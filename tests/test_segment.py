@@ -273,3 +273,21 @@ def test_detached_flag_of_a_five_is_given_back(mnist_test, classifier) -> None: 
     five = glyphs[0]
     assert five.y <= 125 and five.x + five.w >= 162  # the flag is in the glyph
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [5, 3]
+
+
+def test_comb_tick_crossed_by_a_stroke_is_still_a_tick(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A bit of pen stroke touching a tick (a digit's tail cut off where it crossed it, a flick)
+    is joined to it: the piece is wider than a tick, but its full-height columns are a tick's
+    bar holding most of its ink, and it is shorter than the digits: dropped, not read as a 1."""
+    page = np.full((300, 900), 250, np.uint8)
+    x0, base, cell = 100, 200, 80
+    cv2.line(page, (x0, base), (x0 + 5 * cell, base), 40, 2)
+    for k in range(6):
+        cv2.line(page, (x0 + k * cell, base - 30), (x0 + k * cell, base), 40, 2)
+    for k, m in enumerate(_pick(mnist_test, "54727")):
+        ink = digit_ink(m, 60)
+        draw_digits(page, [ink], x0 + k * cell + (cell - ink.shape[1]) // 2, base - 3, gap=0)
+    cv2.line(page, (x0 + 2 * cell + 1, base - 14), (x0 + 2 * cell + 9, base - 12), 40, 2)  # a flick on a tick
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
+    assert all(g.h >= 40 for g in glyphs)
