@@ -63,14 +63,22 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
         return not rejected[idx].any() and float(np.median(p.confidence[idx])) >= cfg.value_confidence
 
     def reads_as_value(f: int, phrase: list[int]) -> bool:
-        """Clear digits a word space or more away from the words (a label before, a unit after);
+        """Clear digits (or a longer number with one doubtful digit inside) a word space or more away
+        from the words (a label before, a unit after);
         a lone stroke read as 1 is as likely a printed I or l as a value, and a lone ring read as 0 a
         printed o or O (the letters the model cannot tell from those digits), so neither is taken for one."""
         idx, (_, x0, x1, h) = by_field[f], boxes[f]
         left = [x0 - boxes[g][2] for g in phrase if boxes[g][2] <= x0]
         right = [boxes[g][1] - x1 for g in phrase if boxes[g][1] >= x1]
-        return (bool(left + right) and min(left + right) >= cfg.value_gap * h and clear(f)
+        return (bool(left + right) and min(left + right) >= cfg.value_gap * h and (clear(f) or mostly_clear(f))
                 and not (len(idx) == 1 and p.digit[idx[0]] in (0, 1)))
+
+    def mostly_clear(f: int) -> bool:
+        """A number of three or more digits with one poorly read digit inside it (a value with a
+        doubtful digit, flagged for review), not a word: its ends are digits and its median is clear."""
+        idx = by_field[f]
+        return (len(idx) >= 3 and int(rejected[idx].sum()) <= 1 and not rejected[idx[0]] and not rejected[idx[-1]]
+                and float(np.median(p.confidence[idx])) >= cfg.value_confidence)
 
     printed: set[int] = set()
     for phrase in phrases:

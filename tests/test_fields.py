@@ -129,3 +129,13 @@ def test_value_grouped_with_its_unit_is_kept() -> None:
     value = [(1, 100, 5, 0.99, 0.0), (1, 114, 7, 0.99, 0.0)]
     assert _texts(_result(value + [(1, 140, 8, 0.01, 0.98), (1, 154, 8, 0.01, 0.98)])) == ["57"]
     assert _texts(_result(value + [(1, 128, 8, 0.01, 0.98), (1, 142, 8, 0.01, 0.98)])) == []
+
+
+def test_value_with_one_doubtful_digit_after_its_label_is_kept() -> None:
+    """A number after its label with one digit inside it read poorly (rejected): still the value,
+    kept with that digit flagged; a short one (two glyphs) or one with a doubtful end is not."""
+    label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]
+    value = [(2, 190, 6, 0.99, 0.0), (2, 204, 3, 0.99, 0.0), (2, 218, 6, 0.25, 0.65), (2, 232, 6, 0.99, 0.0)]
+    digits, fields, _ = page_rows(_result(label + value), CFG)
+    assert [f["text"] for f in fields] == ["6366"] and [d["needs_review"] for d in digits] == [False, False, True, False]
+    assert _texts(_result(label + value[1:3])) == []
