@@ -705,12 +705,6 @@ def _drop_line_residue(parts: list[_Part], binary: np.ndarray, cleaned: np.ndarr
     return [p for p in parts if id(p) not in drop]
 
 
-def _is_blob(p: _Part) -> bool:
-    """A solid dot or smudge: dense ink, not tall and thin like a 1."""
-    fill = float((p.mask > 0).mean())
-    return fill > 0.75 and p.h < 2.5 * p.w
-
-
 def _is_tick(p: _Part, rules: list[_Rule], t: int, solid: bool = True) -> bool:
     """A printed tick of a comb field: a (solid, unless ``solid`` is False) straight, thin
     vertical bar standing on a rule. A thin tick deskewed or anti-aliased is not solid in its box:
@@ -761,7 +755,7 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
         parts = attach_bars(parts, scorer, cfg.min_height)
     def plausible(p: _Part) -> bool:
         return (cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
-                and not _is_blob(p) and not _is_tick(p, rules, cfg.line_max_thickness))
+                and not _is_tick(p, rules, cfg.line_max_thickness))
 
     parts = [q for p in parts if plausible(p) for q in split_wide(p, cfg, scorer) if plausible(q)]
     if scorer is not None:

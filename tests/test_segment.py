@@ -291,3 +291,16 @@ def test_comb_tick_crossed_by_a_stroke_is_still_a_tick(mnist_test) -> None:  # t
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
     assert all(g.h >= 40 for g in glyphs)
+
+
+def test_solid_bold_letter_is_left_to_the_classifier(classifier) -> None:  # type: ignore[no-untyped-def]
+    """Bold print fills its letters' boxes like a blot: the N of a bold "ON" is still a candidate
+    (the classifier rejects it as not a digit), so the O beside it is seen inside a word instead of
+    standing alone as a clear 0."""
+    page = np.full((200, 600), 245, np.uint8)
+    cv2.putText(page, "ON", (100, 120), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 20, 7)
+    glyphs = segment(page, scorer=lambda x: classifier.predict(x).confidence)
+    assert _fields(glyphs) == [[1, 2]]
+    n = glyphs[1]
+    assert float((n.mask > 0).mean()) > 0.75  # as solid as a blot
+    assert classifier.predict(normalize_mask(n.mask)[None]).not_digit[0] >= 0.5
