@@ -33,6 +33,18 @@ def _looks_printed(conf: np.ndarray, rejected: np.ndarray, cfg: ScanConfig) -> b
     return bool(rejected.mean() > cfg.text_share or np.median(conf) < cfg.text_median)
 
 
+def _clear(idx: list[int], p: Predictions, rejected: np.ndarray, cfg: ScanConfig) -> bool:
+    """Glyphs that read clearly as digits: none rejected, a median confidence of ``value_confidence``."""
+    return not rejected[idx].any() and float(np.median(p.confidence[idx])) >= cfg.value_confidence
+
+
+def _mostly_clear(idx: list[int], p: Predictions, rejected: np.ndarray, cfg: ScanConfig) -> bool:
+    """A number of three or more digits with one poorly read digit inside it (a value with a
+    doubtful digit, flagged for review), not a word: its ends are digits and its median is clear."""
+    return (len(idx) >= 3 and int(rejected[idx].sum()) <= 1 and not rejected[idx[0]] and not rejected[idx[-1]]
+            and float(np.median(p.confidence[idx])) >= cfg.value_confidence)
+
+
 def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predictions, cfg: ScanConfig) -> set[int]:
     """Fields that belong to printed text: neighbouring fields on one line of similar height
     are taken together as a phrase (the words of a label and the value written after it). The
@@ -59,8 +71,7 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
         phrases.append([f])
 
     def clear(f: int) -> bool:
-        idx = by_field[f]
-        return not rejected[idx].any() and float(np.median(p.confidence[idx])) >= cfg.value_confidence
+        return _clear(by_field[f], p, rejected, cfg)
 
     def reads_as_value(f: int, phrase: list[int]) -> bool:
         """Clear digits (or a longer number with one doubtful digit inside) a word space or more away
@@ -74,11 +85,7 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
                 and not (len(idx) == 1 and p.digit[idx[0]] in (0, 1)))
 
     def mostly_clear(f: int) -> bool:
-        """A number of three or more digits with one poorly read digit inside it (a value with a
-        doubtful digit, flagged for review), not a word: its ends are digits and its median is clear."""
-        idx = by_field[f]
-        return (len(idx) >= 3 and int(rejected[idx].sum()) <= 1 and not rejected[idx[0]] and not rejected[idx[-1]]
-                and float(np.median(p.confidence[idx])) >= cfg.value_confidence)
+        return _mostly_clear(by_field[f], p, rejected, cfg)
 
     printed: set[int] = set()
     for phrase in phrases:
@@ -143,6 +150,8 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
         idx = core[f] if f not in printed else []
         if idx and float(p.not_digit[idx].mean()) > sc.text_not_digit:
             idx = []  # what is left reads as digits only half-heartedly: the rest of a word
+        if idx and judged[f] != idx and not (_clear(idx, p, rejected, sc) or _mostly_clear(idx, p, rejected, sc)):
+            idx = []  # rejected letters close before or after it, and it does not read clearly: a word
         if not idx:
             dropped += 1
             continue

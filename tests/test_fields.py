@@ -139,3 +139,12 @@ def test_value_with_one_doubtful_digit_after_its_label_is_kept() -> None:
     digits, fields, _ = page_rows(_result(label + value), CFG)
     assert [f["text"] for f in fields] == ["6366"] and [d["needs_review"] for d in digits] == [False, False, True, False]
     assert _texts(_result(label + value[1:3])) == []
+
+
+def test_rest_of_a_bold_word_after_its_rejected_letter_is_dropped() -> None:
+    """A bold "Room": its R rejected, its o's read as 0 half-heartedly, its m cut into strokes read
+    as 1s (one of them rejected). What is left after trimming the R, right next to it, does not
+    read clearly as a number: it is the rest of the word, not a value."""
+    room = [(1, 100, 8, 0.01, 0.98), (1, 114, 0, 0.62, 0.38), (1, 128, 0, 0.62, 0.38), (1, 142, 1, 0.93, 0.07),
+            (1, 149, 1, 0.28, 0.70), (1, 156, 1, 0.99, 0.0), (1, 163, 1, 0.94, 0.06)]
+    assert _texts(_result(room)) == []
