@@ -17,6 +17,9 @@ The steps, each a plain function over arrays and small records:
    :class:`PostalFormat`. :func:`pick` takes the last one on the line (the first, for formats
    written before the town). Only the last line of the block that carries digits is searched:
    house numbers on the street line are never taken, even when they have a code's length.
+   When the line's glyphs, as cut, make no code, a digit the segmenter left in pieces (a 0 in
+   two arcs, a 5 whose flag came off) is made whole where that reads a code
+   (:meth:`PostalReader._merged_candidates`): the format's digit count chooses the cut.
 4. The code's confidence is the product (or min) of its digit confidences; under the
    threshold its status is ``low_confidence`` instead of ``ok``.
 
@@ -118,6 +121,7 @@ class PostalConfig:
     group_gap: float = 1.6  # groups further apart than this x digit height are separate numbers
     tta: bool = True  # average each glyph's reading with copies turned by +-tta_degrees
     tta_degrees: float = 8.0
+    merge_confidence: float = 0.85  # pieces of ink whose union reads at least this are tried as one digit
     work_width: int = 1800  # wider images are scaled down to this width for the work (coordinates are not)
     batch_size: int = 512
 
@@ -729,11 +733,15 @@ class PostalReader:
             return (int(x / scale), int(y / scale), max(1, round(w / scale)), max(1, round(h / scale)))
 
         # read the lines of the block (for the code: from the bottom up; all for the candidates list)
-        tokens = [self._read_line(gray, labels, ln) for ln in block.lines]
-        per_line = [line_candidates(t, self.fmt, self.cfg, no) for no, t in enumerate(tokens, start=1)]
+        reads = [self._read_pieces(gray, labels, ln) for ln in block.lines]
+        per_line = [line_candidates(r.tokens, self.fmt, self.cfg, no) for no, r in enumerate(reads, start=1)]
         chosen: Candidate | None = None
         for searched, k in enumerate(reversed(range(len(per_line)))):
             cands, has_digits = per_line[k]
+            merged = self._merged_candidates(reads[k], k + 1, cands)
+            if merged is not None:
+                cands = merged
+                per_line[k] = (cands, has_digits)
             if cands:
                 chosen = pick(cands, self.fmt)
                 break
@@ -751,7 +759,11 @@ class PostalReader:
         return PostalResult(status, chosen.code, chosen.confidence, chosen.digit_confidences, page(chosen.box), **common)
 
     def _read_line(self, gray: np.ndarray, labels: np.ndarray, ln: Line) -> list[Token]:
-        """Segment and classify one line: tokens in work pixels.
+        """Segment and classify one line: tokens in work pixels (see :meth:`_read_pieces`)."""
+        return self._read_pieces(gray, labels, ln).tokens
+
+    def _read_pieces(self, gray: np.ndarray, labels: np.ndarray, ln: Line) -> _LineReading:
+        """Segment and classify one line: its pieces of ink (line-crop pixels) and tokens (work pixels).
 
         The line's grey crop is segmented with its own threshold (faint strokes survive that
         a page-wide threshold, pulled up by dark stamps, would break), after blanking the ink
@@ -790,7 +802,74 @@ class PostalReader:
             if covered[by : by + bh, bx : bx + bw][ink].mean() < 0.5:
                 pieces.append(_Piece(box, np.where(ink, 255, 0).astype(np.uint8)))
         pieces = self._join_detached(pieces, ref_h)
-        return [Token((x0 + p.box[0], y0 + p.box[1], p.box[2], p.box[3]), p.digit, p.confidence) for p in pieces]
+        return _LineReading(pieces, (x0, y0), ref_h)
+
+    def _merged_candidates(self, r: _LineReading, line_no: int, cands: list[Candidate]) -> list[Candidate] | None:
+        """The line's candidates with a digit that the segmenter left in pieces made whole, when
+        that reads a better code; ``None`` when no merge does.
+
+        Neighbouring pieces (2 or 3, left to right, touching or overlapping in x) whose union is
+        digit-shaped (no wider than tall, about the line's digit height) and reads as a digit with
+        at least ``cfg.merge_confidence`` are merge options: a 0 or a 6 broken in two, a 5 whose
+        flag came off and reads as a digit of its own, a 3 in three short bits. Each option alone,
+        and all compatible ones together, are tried; the format decides (a code needs its digit
+        count), then the confidence of the code (the union's reading counts in it).
+        """
+        best = pick(cands, self.fmt) if cands else None
+        if best is not None and best.delimited:
+            return None  # the pieces as cut already read as a code: merges only repair a line that does not
+        pieces, ref_h = r.pieces, r.ref_h
+        order = sorted(range(len(pieces)), key=lambda k: pieces[k].box[0])
+        options: list[tuple[tuple[int, ...], _Piece]] = []
+        for a in range(len(order)):
+            for size in (2, 3, 4):
+                group = tuple(order[a : a + size])
+                if len(group) < size:
+                    break
+                right = pieces[group[0]].box[0] + pieces[group[0]].box[2]
+                union = pieces[group[0]]
+                touching = True
+                for k in group[1:]:
+                    if pieces[k].box[0] > right + 0.15 * ref_h:
+                        touching = False
+                        break
+                    right = max(right, pieces[k].box[0] + pieces[k].box[2])
+                    union = _union(union, pieces[k])
+                if not touching:
+                    break
+                _, _, uw, uh = union.box
+                if uw > 1.4 * uh or not self.cfg.tall * ref_h <= uh <= 1.4 * ref_h:
+                    continue
+                tallest = max(group, key=lambda k: pieces[k].box[3])
+                if any(_hyphen_like(pieces[k].box, pieces[tallest].box, ref_h) for k in group if k != tallest):
+                    continue
+                options.append((group, union))
+        if not options:
+            return None
+        digits, conf = self.predict(np.stack([normalize_mask(u.mask) for _, u in options]))
+        good = sorted((float(conf[i]), i) for i in range(len(options)) if conf[i] >= self.cfg.merge_confidence)[::-1]
+        if not good:
+            return None
+        for c, i in good:
+            options[i][1].digit, options[i][1].confidence = int(digits[i]), c
+        tries = [[options[i]] for _, i in good[:6]]
+        together: list[tuple[tuple[int, ...], _Piece]] = []
+        for _, i in good:
+            if not any(set(options[i][0]) & set(g) for g, _ in together):
+                together.append(options[i])
+        if len(together) > 1:
+            tries.append(together)
+        found = None
+        for t in tries:
+            gone = {k for g, _ in t for k in g}
+            alt = _LineReading([p for k, p in enumerate(pieces) if k not in gone] + [u for _, u in t], r.origin, ref_h)
+            alt_cands, _ = line_candidates(alt.tokens, self.fmt, self.cfg, line_no)
+            if not alt_cands:
+                continue
+            c = pick(alt_cands, self.fmt)
+            if best is None or (c.delimited, c.confidence) > (best.delimited, best.confidence):
+                best, found = c, alt_cands
+        return found
 
     def _join_detached(self, pieces: list[_Piece], ref_h: float) -> list[_Piece]:
         """Read the pieces; join a short piece beside a digit (the detached flag of a 5, the
@@ -831,6 +910,20 @@ class PostalReader:
             pieces[j] = u
             used.update((i, j))
         return [p for k, p in enumerate(pieces) if not (k in used and tall[k] is False)]
+
+
+@dataclass
+class _LineReading:
+    """The read pieces of one line (boxes in its crop) and where the crop lies in work pixels."""
+
+    pieces: list[_Piece]
+    origin: tuple[int, int]
+    ref_h: float
+
+    @property
+    def tokens(self) -> list[Token]:
+        x0, y0 = self.origin
+        return [Token((x0 + p.box[0], y0 + p.box[1], p.box[2], p.box[3]), p.digit, p.confidence) for p in self.pieces]
 
 
 @dataclass

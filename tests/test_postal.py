@@ -233,6 +233,30 @@ def test_the_detached_bar_of_a_7_over_its_stem_is_read_with_it(reader: PostalRea
     assert tokens[0].box[0] <= 22  # the bar's ink is in the 7's box
 
 
+def _pen(g: np.ndarray, *segments: tuple[int, int, int, int]) -> None:
+    for x0, y0, x1, y1 in segments:
+        cv2.line(g, (x0, y0), (x1, y1), 30, 4, cv2.LINE_AA)
+
+
+def test_a_digit_left_in_pieces_is_made_whole_when_the_code_needs_it(reader: PostalReader) -> None:
+    # 4 1 0 7 1, the 0 drawn as two arcs that do not meet: cut as two glyphs, the line holds six
+    # and no ZIP; read as one they make the ZIP
+    g = np.full((520, 1020), 235, np.uint8)
+    x, y = 320, 200
+    _pen(g, (x + 20, y + 28, x + 2, y + 66), (x + 2, y + 66, x + 40, y + 66), (x + 32, y + 40, x + 30, y + 92))  # 4
+    _pen(g, (x + 88, y + 28, x + 84, y + 92))  # 1
+    for start, end in ((105, 255), (-75, 75)):  # 0
+        cv2.ellipse(g, (x + 140, y + 60), (20, 32), 0, start, end, 30, 4, cv2.LINE_AA)
+    _pen(g, (x + 190, y + 30, x + 226, y + 30), (x + 226, y + 30, x + 204, y + 92))  # 7
+    _pen(g, (x + 258, y + 28, x + 254, y + 92))  # 1
+    lines, labels = find_lines(binarize(g, reader.segment_cfg))
+    assert len(lines) == 1
+    cut = reader._read_pieces(g, labels, lines[0]).tokens
+    assert len(cut) == 6 and line_candidates(cut, reader.fmt, reader.cfg)[0] == []
+    r = reader.read(cv2.cvtColor(g, cv2.COLOR_GRAY2BGR))
+    assert (r.status, r.code, len(r.digit_confidences)) == ("ok", "41071", 5)
+
+
 def test_threshold_one_turns_readings_into_low_confidence(classifier) -> None:  # type: ignore[no-untyped-def]
     strict = PostalReader(load_format("us"), PostalConfig(threshold=1.0), classifier)
     r = strict.read(_imread(SAMPLES / "envelope-02-blue-zip4.jpg"))
