@@ -648,6 +648,16 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
             if 0 < sum(bar) < len(g):
                 tall = 0.7 * float(np.median([p.h for p, b in zip(g, bar) if not b]))
                 g = [p for p, b in zip(g, bar) if not (b and p.h < tall)]
+        solid = [_is_tick(p, rules, cfg.line_max_thickness) for p in g]
+        if all(solid):
+            continue  # solid bars on a rule and nothing else: the ticks of an empty comb
+        if sum(solid) >= 3:  # the sides of a row of boxes are evenly spaced; an upright 1 is off their grid
+            x0 = min(p.x for p in g)
+            flags = np.zeros(max(p.x + p.w for p in g) - x0, bool)
+            for p, b in zip(g, solid):
+                flags[p.x - x0 : p.x - x0 + p.w] |= b
+            grid = _regular_runs(flags)
+            g = [p for p, b in zip(g, solid) if not (b and grid[p.x - x0 : p.x - x0 + p.w].any())]
         fields.append(g)
     return fields
 
@@ -754,8 +764,7 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
     if scorer is not None:
         parts = attach_bars(parts, scorer, cfg.min_height)
     def plausible(p: _Part) -> bool:
-        return (cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
-                and not _is_tick(p, rules, cfg.line_max_thickness))
+        return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
 
     parts = [q for p in parts if plausible(p) for q in split_wide(p, cfg, scorer) if plausible(q)]
     if scorer is not None:

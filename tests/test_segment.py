@@ -304,3 +304,26 @@ def test_solid_bold_letter_is_left_to_the_classifier(classifier) -> None:  # typ
     n = glyphs[1]
     assert float((n.mask > 0).mean()) > 0.75  # as solid as a blot
     assert classifier.predict(normalize_mask(n.mask)[None]).not_digit[0] >= 0.5
+
+
+def test_upright_ones_standing_on_the_underline_are_digits(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A 1 written as a straight upright bar on the field's underline looks like a comb tick, but it
+    is as tall as the digits beside it and not on an even grid of bars: it stays a digit. Bars
+    alone on a rule (an empty comb) are still dropped."""
+    page = np.full((300, 900), 245, np.uint8)
+    nine, zero = (digit_ink(m, 50) for m in _pick(mnist_test, "90"))
+    cv2.line(page, (80, 201), (500, 201), 30, 2)  # the underline, rows 200-202
+    x = 100
+    for ink in (nine, None, zero, None):
+        if ink is None:
+            page[150:200, x + 6 : x + 10] = 30  # a 1: a solid bar 4 px wide, 50 px tall, on the line
+            x += 16
+        else:
+            draw_digits(page, [ink], x, 199, gap=0)
+            x += ink.shape[1] + 12
+    cv2.line(page, (600, 201), (850, 201), 30, 2)
+    for k in range(5):  # an empty comb: ticks on a rule
+        page[170:200, 610 + 50 * k : 613 + 50 * k] = 30
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    assert [g.w <= 5 for g in glyphs] == [False, True, False, True]
