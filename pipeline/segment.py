@@ -604,8 +604,32 @@ def _same_lines(rules: list[_Rule], t: int) -> list[int]:
     return parent
 
 
+def _drop_specks_beside_digits(parts: list[_Part], ratio: float) -> list[_Part]:
+    """Without the parts under ``ratio`` of the height of a part beside them (at most that part's
+    height away, their middle within its rows): the dashes of a dotted separator, a colon, a
+    speck by a number. Too short to be grouped with the digits, they would stand alone as fields
+    of their own (a short bar reads as a confident 1).
+
+    Example:
+        >>> tall = _Part(0, 0, 20, 60, np.full((60, 20), 255, np.uint8))
+        >>> dash = _Part(30, 20, 4, 15, np.full((15, 4), 255, np.uint8))
+        >>> len(_drop_specks_beside_digits([tall, dash], 0.35))
+        1
+    """
+    if len(parts) < 2:
+        return parts
+    b = np.array([(p.x, p.y, p.w, p.h) for p in parts], np.float64)
+    x, y, w, h = (b[:, k] for k in range(4))
+    gap = np.maximum(x[None, :] - (x + w)[:, None], x[:, None] - (x + w)[None, :])  # [i, j]
+    mid = y + h / 2
+    beside = ((h[:, None] < ratio * h[None, :]) & (gap <= h[None, :])
+              & (mid[:, None] >= y[None, :]) & (mid[:, None] <= (y + h)[None, :]))
+    return [p for p, drop in zip(parts, beside.any(axis=1)) if not drop]
+
+
 def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[list[_Part]]:
     """Runs of digits on one line -> fields (each sorted left to right)."""
+    parts = _drop_specks_beside_digits(parts, cfg.speck_ratio)
     n = len(parts)
     parent = list(range(n))
 

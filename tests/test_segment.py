@@ -327,3 +327,17 @@ def test_upright_ones_standing_on_the_underline_are_digits(mnist_test) -> None: 
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3, 4]]
     assert [g.w <= 5 for g in glyphs] == [False, True, False, True]
+
+
+def test_dash_of_a_dotted_separator_beside_a_number_is_dropped(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A short solid dash (a vertical dotted separator, a colon) a little way after a number is
+    too short to join its field, so it would stand alone and read as a 1: being under a third of
+    the height of the digit beside it, it is a speck, not a field of its own."""
+    page = np.full((300, 700), 245, np.uint8)
+    boxes = draw_digits(page, [digit_ink(m, 60) for m in _pick(mnist_test, "52")], 100, 200, gap=12)
+    x = boxes[-1][0] + boxes[-1][2] + 25
+    page[160:175, x : x + 5] = 30  # the dash, 15 px tall, at the digits' middle
+    page[150:210, 500:520] = 30  # a solid bar as tall as the digits, far away, stays
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2], [1]]
+    assert abs(glyphs[-1].x - 500) <= 2
