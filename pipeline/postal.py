@@ -374,7 +374,13 @@ def find_lines(mask: np.ndarray) -> tuple[list[Line], np.ndarray]:
 
 
 def _merge_line_pieces(lines: list[Line]) -> list[Line]:
-    """Join pieces of one line that lie side by side with a wider gap (city ... code)."""
+    """Join pieces of one line that lie side by side with a wider gap (city ... code).
+
+    Pieces of about one writing size join when they overlap vertically by half the lower one;
+    small writing lying within the band of much bigger writing (a town in small script beside
+    a code in big digits, which sits higher and would otherwise be taken for a line of its own
+    above the town) joins when it overlaps by most of its height.
+    """
     merged = True
     while merged:
         merged = False
@@ -384,7 +390,9 @@ def _merge_line_pieces(lines: list[Line]) -> list[Line]:
                 hm = max(a.height, b.height)
                 gap = max(a.x, b.x) - min(a.x + a.w, b.x + b.w)
                 ov = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-                if gap <= 6 * hm and ov >= 0.5 * min(a.h, b.h) and 0.5 <= a.height / max(b.height, 1) <= 2.0:
+                ratio = a.height / max(b.height, 1)
+                row = (ov >= 0.5 * min(a.h, b.h) and 0.5 <= ratio <= 2.0) or (ov >= 0.8 * min(a.h, b.h) and 1 / 3 <= ratio <= 3.0)
+                if gap <= 6 * hm and row:
                     x0, y0 = min(a.x, b.x), min(a.y, b.y)
                     x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
                     height = (a.height * len(a.labels) + b.height * len(b.labels)) / (len(a.labels) + len(b.labels))

@@ -138,6 +138,16 @@ def test_ink_gray_keeps_black_and_blue_ink_and_fades_stamps() -> None:
         ink_gray(np.zeros((4, 4), np.float32))
 
 
+def test_small_town_beside_a_big_code_that_sits_higher_is_one_line() -> None:
+    mask = np.zeros((200, 700), np.uint8)
+    for k in range(5):  # the town in small writing
+        cv2.rectangle(mask, (100 + 20 * k, 100), (111 + 20 * k, 119), 255, 3)
+    for k in range(5):  # the code in big digits, its centre higher than the town's
+        cv2.rectangle(mask, (400 + 32 * k, 72), (421 + 32 * k, 116), 255, 4)
+    lines, _ = find_lines(mask)
+    assert [(ln.x, ln.y, ln.w, ln.h) for ln in lines] == [(98, 70, 454, 52)]
+
+
 # ---------------------------------------------------------------------------------------------
 # lines of readings -> candidates (tokens made by hand: box x, y, w, h; digit; confidence)
 
