@@ -354,6 +354,12 @@ def find_lines(mask: np.ndarray) -> tuple[list[Line], np.ndarray]:
                 parent[_find(parent, b)] = _find(parent, a)
             elif ov >= 0.3 * min(h[i], h[j]) and min(h[i], h[j]) < 0.5 * text_h:
                 parent[_find(parent, b)] = _find(parent, a)  # punctuation, dots, hyphens
+            else:  # a flat stroke just above a glyph, overlapping its columns: the flag of a 5, the bar of a 7
+                s, t = (i, j) if h[i] < h[j] else (j, i)
+                hov = min(x[i] + w[i], x[j] + w[j]) - max(x[i], x[j])
+                if (h[s] <= 0.5 * h[t] and w[s] >= 2 * h[s] and hov > 0 and y[s] < y[t]
+                        and y[t] - (y[s] + h[s]) <= 0.4 * h[t]):
+                    parent[_find(parent, b)] = _find(parent, a)
     groups: dict[int, list[int]] = {}
     for k in range(len(idx)):
         groups.setdefault(_find(parent, k), []).append(int(idx[k]))

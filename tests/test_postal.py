@@ -148,6 +148,19 @@ def test_small_town_beside_a_big_code_that_sits_higher_is_one_line() -> None:
     assert [(ln.x, ln.y, ln.w, ln.h) for ln in lines] == [(98, 70, 454, 52)]
 
 
+def test_the_flag_of_a_5_above_its_body_is_on_the_body_s_line() -> None:
+    mask = np.zeros((200, 600), np.uint8)
+    for k in range(20):  # small print elsewhere on the page (a return address)
+        cv2.rectangle(mask, (20 + 14 * k, 10), (28 + 14 * k, 21), 255, 2)
+    for k in range(4):  # digits
+        cv2.rectangle(mask, (100 + 40 * k, 80), (121 + 40 * k, 116), 255, 4)
+    cv2.rectangle(mask, (262, 90), (281, 116), 255, 4)  # the body of a 5 ...
+    cv2.line(mask, (274, 82), (302, 82), 255, 6)  # ... and its flag, above it and sticking out right
+    lines, labels = find_lines(mask)
+    body, flag = int(labels[116, 262]), int(labels[82, 300])
+    assert [flag in ln.labels for ln in lines if body in ln.labels] == [True]
+
+
 # ---------------------------------------------------------------------------------------------
 # lines of readings -> candidates (tokens made by hand: box x, y, w, h; digit; confidence)
 
