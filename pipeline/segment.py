@@ -526,9 +526,9 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
     top came off.
 
     Candidates are neighbours whose boxes touch or overlap (at most 1 px apart), overlapping
-    vertically by half the shorter, whose union is digit-shaped (no wider than 1.6 x its height,
+    vertically by half the shorter, whose union is digit-shaped (no wider than 2 x its height,
     no taller than 1.3 x the taller piece). A pair is joined when the classifier reads the union
-    at least ``JOIN_CONFIDENCE``, better than the pieces' geometric mean and than each piece,
+    at least ``JOIN_CONFIDENCE`` and better than each piece,
     and at least one piece reads less clearly than ``JOIN_UNSURE`` (two clear digits, a 1 and a
     0 written close, stay two). Pairs are taken best gain first, each part in one pair at most.
 
@@ -618,13 +618,16 @@ def _drop_specks_beside_digits(parts: list[_Part], ratio: float) -> list[_Part]:
     """
     if len(parts) < 2:
         return parts
-    b = np.array([(p.x, p.y, p.w, p.h) for p in parts], np.float64)
+    b = np.array([(p.x, p.y, p.w, p.h) for p in parts], np.float32)
     x, y, w, h = (b[:, k] for k in range(4))
-    gap = np.maximum(x[None, :] - (x + w)[:, None], x[:, None] - (x + w)[None, :])  # [i, j]
     mid = y + h / 2
-    beside = ((h[:, None] < ratio * h[None, :]) & (gap <= h[None, :])
-              & (mid[:, None] >= y[None, :]) & (mid[:, None] <= (y + h)[None, :]))
-    return [p for p, drop in zip(parts, beside.any(axis=1)) if not drop]
+    drop = np.zeros(len(parts), bool)
+    for a in range(0, len(parts), 256):  # [part i of the chunk, part j beside it], memory bounded
+        i = slice(a, a + 256)
+        gap = np.maximum(x[None, :] - (x[i] + w[i])[:, None], x[i][:, None] - (x + w)[None, :])
+        drop[i] = ((h[i][:, None] < ratio * h[None, :]) & (gap <= h[None, :])
+                   & (mid[i][:, None] >= y[None, :]) & (mid[i][:, None] <= (y + h)[None, :])).any(axis=1)
+    return [p for p, d in zip(parts, drop) if not d]
 
 
 def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[list[_Part]]:

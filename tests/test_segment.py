@@ -341,3 +341,14 @@ def test_dash_of_a_dotted_separator_beside_a_number_is_dropped(mnist_test) -> No
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2], [1]]
     assert abs(glyphs[-1].x - 500) <= 2
+
+
+def test_specks_beside_digits_are_found_across_chunks() -> None:
+    """The speck test runs in chunks of parts (bounded memory on pages with thousands of parts):
+    a dash beside its digit is dropped wherever it falls in the list."""
+    from pipeline.segment import _drop_specks_beside_digits, _Part
+
+    tall = [_Part(100 * k, 0, 20, 60, np.full((60, 20), 255, np.uint8)) for k in range(400)]
+    dash = [_Part(100 * k + 30, 20, 4, 15, np.full((15, 4), 255, np.uint8)) for k in range(400)]
+    kept = _drop_specks_beside_digits(tall + dash, 0.35)
+    assert len(kept) == 400 and all(p.h == 60 for p in kept)
