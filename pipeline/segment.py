@@ -307,6 +307,26 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
             if not boxed[y0:y1, x : x + w].any():
                 over = cv2.morphologyEx(binary[y0:y1, x : x + w], cv2.MORPH_OPEN, np.ones((h + 3, 1), np.uint8))
                 inked[y0:y1, x : x + w] |= over
+    # short underlines (a one- or two-digit field): a solid thin run shorter than a rule, but
+    # at least 1.5 x as long as the ink standing on it is tall (a digit's own bar or base is not)
+    short = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, (cfg.line_min_length // 2) | 1), np.uint8))
+    short = cv2.bitwise_and(short, cv2.bitwise_not(hmask))
+    ruled = hmask.copy()  # the long rules and box lines found so far
+    if short.any():
+        n, labels, stats, _ = _components(short)
+        for i in range(1, n):
+            x, y, w, h, area = stats[i]
+            if (h > 3 or w >= cfg.line_min_length or boxed[y : y + h, x : x + w].any()
+                    or ruled[y + h : y + h + 3 * t, x : x + w].any()):  # a field has one line under it
+                continue
+            # the ink standing on it: what is joined to it, seen in a window around it
+            y0, x0, x1 = max(0, y - 2 * w), max(0, x - w), min(binary.shape[1], x + 2 * w)
+            _, wl, ws, _ = _components(binary[y0 : y + h, x0:x1])
+            on = np.unique(wl[y - y0 :, x - x0 : x - x0 + w])
+            tall = max(int(ws[k, 3]) for k in on if k)
+            if w >= 1.5 * (tall - h):
+                hmask[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i] = 255
+                rules.append(_Rule(int(x), int(x + w), int(y)))
     if not rules:
         return binary, rules
     # comb-box bars: thin vertical runs joining a rule above to a rule below

@@ -352,3 +352,22 @@ def test_specks_beside_digits_are_found_across_chunks() -> None:
     dash = [_Part(100 * k + 30, 20, 4, 15, np.full((15, 4), 255, np.uint8)) for k in range(400)]
     kept = _drop_specks_beside_digits(tall + dash, 0.35)
     assert len(kept) == 400 and all(p.h == 60 for p in kept)
+
+
+def test_short_underline_of_a_one_digit_field_is_removed(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A one-digit field's underline is shorter than a form rule, but a straight thin run 1.5 x
+    as long as the digit on it is tall: it is removed, not read as part of the digit. A digit's
+    own long flat stroke over the field's rule is not a second underline: it stays."""
+    page = np.full((400, 900), 245, np.uint8)
+    seven = digit_ink(_pick(mnist_test, "7")[0], 50)
+    box = draw_digits(page, [seven], 120, 152, gap=0)[0]
+    cv2.line(page, (100, 152), (190, 152), 30, 2)  # 91 px long, rows 151-153, the 7 touches it
+    page[300:346, 400:404] = 30  # a 2 drawn as a top, a stem and a flat base 1.5 x its height ...
+    cv2.line(page, (372, 300), (402, 300), 30, 3)
+    cv2.line(page, (372, 345), (444, 345), 30, 2)
+    cv2.line(page, (300, 356), (700, 356), 30, 2)  # ... over the field's long rule
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1], [1]]
+    g = glyphs[0]
+    assert abs(g.x - box[0]) <= 2 and g.w <= box[2] + 3 and g.y + g.h <= 152  # no underline in it
+    assert glyphs[1].w >= 70  # the long base is kept
