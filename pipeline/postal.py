@@ -368,8 +368,9 @@ def find_lines(mask: np.ndarray) -> tuple[list[Line], np.ndarray]:
         m = np.array(members)
         hh = h[m]
         big = hh >= 0.5 * hh.max()
-        if len(m) >= 15 and np.median(w[m]) <= 0.3 * hh.max() and np.mean(w[m] <= 2 * np.median(w[m])) > 0.9:
-            continue  # a bar code: many narrow bars of one width
+        wm = float(np.median(w[m]))
+        if len(m) >= 15 and wm <= 0.5 * hh.max() and np.mean(np.abs(w[m] - wm) <= max(1.0, 0.25 * wm)) > 0.9:
+            continue  # a bar code: many narrow bars of one width (blur widens them all alike)
         if hh.max() < 8 or area[m].sum() < 40:
             continue
         x0, y0 = int(x[m].min()), int(y[m].min())

@@ -161,6 +161,20 @@ def test_the_flag_of_a_5_above_its_body_is_on_the_body_s_line() -> None:
     assert [flag in ln.labels for ln in lines if body in ln.labels] == [True]
 
 
+def test_a_blurred_bar_code_is_no_line() -> None:
+    mask = np.zeros((200, 600), np.uint8)
+    for k in range(5):  # digits
+        cv2.rectangle(mask, (100 + 40 * k, 40), (121 + 40 * k, 76), 255, 4)
+    for k in range(30):  # a line of writing
+        cv2.rectangle(mask, (20 + 18 * k, 90), (31 + 18 * k, 110), 255, 3)
+    rng = np.random.default_rng(0)
+    for k in range(52):  # bars of one width (blur made them 6 px wide), full or half height
+        top = 130 if k in (0, 51) or rng.random() < 0.4 else 139
+        mask[top:149, 100 + 7 * k : 106 + 7 * k] = 255
+    lines, _ = find_lines(mask)
+    assert [(ln.y, len(ln.labels)) for ln in lines] == [(38, 5), (88, 30)]
+
+
 # ---------------------------------------------------------------------------------------------
 # lines of readings -> candidates (tokens made by hand: box x, y, w, h; digit; confidence)
 
