@@ -131,18 +131,18 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
     # or unit grouped with the number) are judged as words of their own, the rest as the value
     # beside them; a rejected glyph close to the digits stays with them (a digit read poorly)
     core = {f: trim_rejected(idx, rejected) for f, idx in by_field.items()}
-    g = r.glyphs
+    gl = r.glyphs
     judged: dict[int, list[int]] = {}
     for f, idx in by_field.items():
         judged[f] = idx
         if not core[f]:
             continue
         start, end = idx.index(core[f][0]), idx.index(core[f][-1]) + 1
-        space = sc.value_gap * float(np.median([g[i].h for i in core[f]]))
-        if start and g[core[f][0]].x - max(g[i].x + g[i].w for i in idx[:start]) >= space:
+        space = sc.value_gap * float(np.median([gl[i].h for i in core[f]]))
+        if start and gl[core[f][0]].x - max(gl[i].x + gl[i].w for i in idx[:start]) >= space:
             judged[-2 * f], idx = idx[:start], idx[start:]
             end -= start
-        if end < len(idx) and min(g[i].x for i in idx[end:]) - max(g[i].x + g[i].w for i in idx[:end]) >= space:
+        if end < len(idx) and min(gl[i].x for i in idx[end:]) - max(gl[i].x + gl[i].w for i in idx[:end]) >= space:
             judged[-2 * f - 1], idx = idx[end:], idx[:end]
         judged[f] = idx
     printed = printed_fields(r.glyphs, judged, p, sc)
