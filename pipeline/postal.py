@@ -121,6 +121,7 @@ class PostalConfig:
     group_gap: float = 1.6  # groups further apart than this x digit height are separate numbers
     tta: bool = True  # average each glyph's reading with copies turned by +-tta_degrees
     tta_degrees: float = 8.0
+    not_digit: float = 0.3  # a group whose glyphs' mean "not a digit" probability exceeds this is a word
     merge_confidence: float = 0.85  # pieces of ink whose union reads at least this are tried as one digit
     work_width: int = 1800  # wider images are scaled down to this width for the work (coordinates are not)
     batch_size: int = 512
@@ -478,7 +479,8 @@ class Token:
 
     box: Box
     digit: int
-    confidence: float
+    confidence: float  # of the digit, among the ten digits
+    not_digit: float = 0.0  # the classifier's probability that the glyph is no digit at all (a letter)
 
 
 def _merge_marks(marks: list[Token], ref_h: float) -> list[Box]:
@@ -616,6 +618,8 @@ def line_candidates(tokens: Sequence[Token], fmt: PostalFormat, cfg: PostalConfi
                 if b <= a or b - a > max(fmt.lengths) or not _range_fits(cuts[a : b - 1], fmt):
                     continue
                 part = toks[a:b]
+                if np.mean([t.not_digit for t in part]) > cfg.not_digit:
+                    continue  # letters of the town that read as digits: the classifier calls them no digits
                 conf = tuple(round(t.confidence, 4) for t in part)
                 x0, y0 = min(t.box[0] for t in part), min(t.box[1] for t in part)
                 x1 = max(t.box[0] + t.box[2] for t in part)
@@ -704,13 +708,19 @@ class PostalReader:
         self.segment_cfg = segment_cfg if segment_cfg is not None else SegmentConfig()
 
     def predict(self, glyphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 28, 28) uint8 glyphs -> digits (N,) int, confidences (N,) float.
+        """(N, 28, 28) uint8 glyphs -> digits (N,) int, confidences (N,) float (see :meth:`read_glyphs`)."""
+        digits, conf, _ = self.read_glyphs(glyphs)
+        return digits, conf
+
+    def read_glyphs(self, glyphs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(N, 28, 28) uint8 glyphs -> digits (N,) int, confidences (N,) float among the ten
+        digits, and (N,) float probabilities of "not a digit" (0 for a 10-class model).
 
         With ``cfg.tta`` the probabilities are averaged over the glyph and copies of it turned
         by +-``cfg.tta_degrees`` (steadier readings of slanted or oddly segmented digits).
         """
         if len(glyphs) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
         if not self.cfg.tta:
             probs = self.classifier.proba(glyphs)
         else:
@@ -720,9 +730,10 @@ class PostalReader:
                 m = cv2.getRotationMatrix2D(c, angle, 1.0)
                 views.append(np.stack([cv2.warpAffine(g, m, g.shape[::-1], flags=cv2.INTER_LINEAR) for g in glyphs]))
             probs = self.classifier.proba(np.concatenate(views)).reshape(len(views), len(glyphs), -1).mean(axis=0)
+        not_digit = probs[:, 10] if probs.shape[1] > 10 else np.zeros(len(probs), np.float32)
         probs = probs[:, :10]  # the digits; an 11th column is "not a digit" (model.contract.NOT_DIGIT) ...
         probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)  # ... that the code groups are not
-        return probs.argmax(axis=1).astype(np.int64), probs.max(axis=1)
+        return probs.argmax(axis=1).astype(np.int64), probs.max(axis=1), not_digit
 
     def read(self, image: np.ndarray) -> PostalResult:
         """Read the postal code on one envelope.
@@ -861,12 +872,12 @@ class PostalReader:
                 options.append((group, union))
         if not options:
             return None
-        digits, conf = self.predict(np.stack([normalize_mask(u.mask) for _, u in options]))
+        digits, conf, nd = self.read_glyphs(np.stack([normalize_mask(u.mask) for _, u in options]))
         good = sorted((float(conf[i]), i) for i in range(len(options)) if conf[i] >= self.cfg.merge_confidence)[::-1]
         if not good:
             return None
         for c, i in good:
-            options[i][1].digit, options[i][1].confidence = int(digits[i]), c
+            options[i][1].digit, options[i][1].confidence, options[i][1].not_digit = int(digits[i]), c, float(nd[i])
         tries = [[options[i]] for _, i in good[:6]]
         together: list[tuple[tuple[int, ...], _Piece]] = []
         for _, i in good:
@@ -911,9 +922,9 @@ class PostalReader:
                 over = -best_gap >= 0.5 * s.box[2] and u.box[2] <= 1.2 * u.box[3]  # type: ignore[operator]
                 joins.append((i, best, u, over))
         batch = [p.mask for p in pieces] + [u.mask for _, _, u, _ in joins]
-        digits, conf = self.predict(np.stack([normalize_mask(m) for m in batch]))
+        digits, conf, nd = self.read_glyphs(np.stack([normalize_mask(m) for m in batch]))
         for k, p in enumerate(pieces):
-            p.digit, p.confidence = int(digits[k]), float(conf[k])
+            p.digit, p.confidence, p.not_digit = int(digits[k]), float(conf[k]), float(nd[k])
         used: set[int] = set()
         order = sorted(range(len(joins)), key=lambda k: (not joins[k][3], -conf[len(pieces) + k]))
         for k in order:
@@ -921,7 +932,7 @@ class PostalReader:
             c = float(conf[len(pieces) + k])
             if i in used or j in used or (c < pieces[j].confidence and not over):
                 continue
-            u.digit, u.confidence = int(digits[len(pieces) + k]), c
+            u.digit, u.confidence, u.not_digit = int(digits[len(pieces) + k]), c, float(nd[len(pieces) + k])
             pieces[j] = u
             used.update((i, j))
         return [p for k, p in enumerate(pieces) if not (k in used and tall[k] is False)]
@@ -938,7 +949,8 @@ class _LineReading:
     @property
     def tokens(self) -> list[Token]:
         x0, y0 = self.origin
-        return [Token((x0 + p.box[0], y0 + p.box[1], p.box[2], p.box[3]), p.digit, p.confidence) for p in self.pieces]
+        return [Token((x0 + p.box[0], y0 + p.box[1], p.box[2], p.box[3]), p.digit, p.confidence, p.not_digit)
+                for p in self.pieces]
 
 
 @dataclass
@@ -949,6 +961,7 @@ class _Piece:
     mask: np.ndarray
     digit: int = -1
     confidence: float = 0.0
+    not_digit: float = 0.0
 
 
 def _box_mask(g: Any) -> np.ndarray:

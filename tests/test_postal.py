@@ -223,6 +223,15 @@ def test_a_cep_after_the_town_is_delimited_too() -> None:
     assert (chosen.code, chosen.delimited) == ("12345-678", True)
 
 
+def test_a_word_the_classifier_calls_no_digits_is_no_code() -> None:
+    us, cfg = load_format("us"), PostalConfig()
+    word = [Token((400 + 32 * k, 100, 24, 40), d, 0.9, not_digit=0.95) for k, d in enumerate((5, 0, 0, 0, 1))]
+    cands, _ = line_candidates(_digits("62704", 140) + word, us, cfg)
+    assert [c.code for c in cands] == ["62704"]
+    cands, _ = line_candidates(_digits("62704", 140) + word, us, PostalConfig(not_digit=1.0))
+    assert pick(cands, us).code == "50001"  # without the rule the word, last on the line, is taken
+
+
 def test_code_confidence_product_or_min() -> None:
     us = load_format("us")
     line = _digits("1234", 100) + [Token((228, 100, 24, 40), 5, 0.5)]
