@@ -399,7 +399,8 @@ def _merge_line_pieces(lines: list[Line]) -> list[Line]:
                 gap = max(a.x, b.x) - min(a.x + a.w, b.x + b.w)
                 ov = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
                 ratio = a.height / max(b.height, 1)
-                row = (ov >= 0.5 * min(a.h, b.h) and 0.5 <= ratio <= 2.0) or (ov >= 0.8 * min(a.h, b.h) and 1 / 3 <= ratio <= 3.0)
+                row = ((ov >= 0.5 * min(a.h, b.h) and 0.5 <= ratio <= 2.0)
+                       or (ov >= 0.8 * min(a.h, b.h) and 1 / 3 <= ratio <= 3.0))
                 if gap <= 6 * hm and row:
                     x0, y0 = min(a.x, b.x), min(a.y, b.y)
                     x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
