@@ -835,9 +835,9 @@ class PostalReader:
         """The line's candidates with a digit that the segmenter left in pieces made whole, when
         that reads a better code; ``None`` when no merge does.
 
-        Neighbouring pieces (2 or 3, left to right, touching or overlapping in x) whose union is
-        digit-shaped (no wider than tall, about the line's digit height) and reads as a digit with
-        at least ``cfg.merge_confidence`` are merge options: a 0 or a 6 broken in two, a 5 whose
+        Neighbouring pieces (2 to 4, left to right, touching or overlapping in x) whose union is
+        digit-shaped (at most 1.4 x as wide as tall, about the line's digit height) and reads as a
+        digit with at least ``cfg.merge_confidence`` are merge options: a 0 or a 6 broken in two, a 5 whose
         flag came off and reads as a digit of its own, a 3 in three short bits. Each option alone,
         and all compatible ones together, are tried; the format decides (a code needs its digit
         count), then the confidence of the code (the union's reading counts in it).
