@@ -708,11 +708,6 @@ class PostalReader:
         self.fmt, self.cfg, self.classifier = fmt, cfg, classifier
         self.segment_cfg = segment_cfg if segment_cfg is not None else SegmentConfig()
 
-    def predict(self, glyphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 28, 28) uint8 glyphs -> digits (N,) int, confidences (N,) float (see :meth:`read_glyphs`)."""
-        digits, conf, _ = self.read_glyphs(glyphs)
-        return digits, conf
-
     def read_glyphs(self, glyphs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(N, 28, 28) uint8 glyphs -> digits (N,) int, confidences (N,) float among the ten
         digits, and (N,) float probabilities of "not a digit" (0 for a 10-class model).
@@ -784,10 +779,6 @@ class PostalReader:
         # right after it may be the front of a ZIP+4 whose end did not read)
         status = "ok" if chosen.confidence >= self.cfg.threshold and chosen.delimited else "low_confidence"
         return PostalResult(status, chosen.code, chosen.confidence, chosen.digit_confidences, page(chosen.box), **common)
-
-    def _read_line(self, gray: np.ndarray, labels: np.ndarray, ln: Line) -> list[Token]:
-        """Segment and classify one line: tokens in work pixels (see :meth:`_read_pieces`)."""
-        return self._read_pieces(gray, labels, ln).tokens
 
     def _read_pieces(self, gray: np.ndarray, labels: np.ndarray, ln: Line) -> _LineReading:
         """Segment and classify one line: its pieces of ink (line-crop pixels) and tokens (work pixels).

@@ -274,7 +274,7 @@ def test_the_detached_bar_of_a_7_over_its_stem_is_read_with_it(reader: PostalRea
     cv2.line(g, (142, 40), (140, 92), 30, 4, cv2.LINE_AA)
     lines, labels = find_lines(binarize(g, reader.segment_cfg))
     assert len(lines) == 1
-    tokens = reader._read_line(g, labels, lines[0])
+    tokens = reader._read_pieces(g, labels, lines[0]).tokens
     assert [t.digit for t in tokens] == [7, 4]
     assert tokens[0].box[0] <= 22  # the bar's ink is in the 7's box
 
