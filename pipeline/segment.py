@@ -483,14 +483,14 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     return options[int(np.argmax(scores))]
 
 
-def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int) -> list[_Part]:
+def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height: int) -> list[_Part]:
     """Give a digit back its detached top bar (the flag of a 5 written in two strokes that do not
     meet, the bar of a 7): a flat piece by the top of a digit, beside it or above it, that
     :func:`merge_parts` leaves out because the two hardly overlap horizontally. Left alone, the
     bar is dropped as a speck, the 5 reads as a 6 or a 0, and the gap it leaves can split the field.
 
     A flat piece (at least twice as wide as tall) is a candidate for a digit at least three times
-    its height and ``min_height`` tall when it lies in the digit's top third (from half the
+    its height and ``min_height`` to ``max_height`` tall when it lies in the digit's top third (from half the
     digit's height above its top), at most a third of that height away horizontally, and is no
     wider than 1.5 x the digit's height. It is attached to the candidate digit whose union with it the
     classifier reads best, when that union reads at least ``JOIN_CONFIDENCE`` and better than
@@ -512,7 +512,7 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int) -> list[_Pa
     for k in flat:
         b = parts[k]
         gap = np.maximum(b.x - (x + w), x - (b.x + b.w))
-        near = ((h >= 3 * b.h) & (h >= min_height) & (b.w <= 1.5 * h) & (gap <= h / 3)
+        near = ((h >= 3 * b.h) & (h >= min_height) & (h <= max_height) & (b.w <= 1.5 * h) & (gap <= h / 3)
                 & (b.y + b.h <= y + h / 3) & (b.y >= y - h / 2))
         pairs += [(k, int(d)) for d in np.flatnonzero(near)]
     if not pairs:
@@ -809,7 +809,7 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
     cleaned, rules = remove_rules(binary, cfg)
     parts = merge_parts(_drop_line_residue(_parts(cleaned, min_area=6), binary, cleaned), cfg)
     if scorer is not None:
-        parts = attach_bars(parts, scorer, cfg.min_height)
+        parts = attach_bars(parts, scorer, cfg.min_height, cfg.max_height)
     def plausible(p: _Part) -> bool:
         return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
 
