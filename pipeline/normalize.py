@@ -78,19 +78,17 @@ def normalize_mask(mask: np.ndarray) -> np.ndarray:
     if m.ndim != 2:
         raise ValueError(f"mask: expected a 2-D array, got shape {m.shape}")
     out = np.zeros((SIZE, SIZE), np.uint8)
-    ys, xs = np.nonzero(m)
-    if len(ys) == 0:
+    x0, y0, w, h = cv2.boundingRect(m)
+    if w == 0:
         return out
     # tight box, padded so that dilation has room
-    h, w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
     scale = BOX / max(h, w)
     pad = int(np.ceil(TARGET_STROKE / scale)) + 1
-    crop = np.pad(m[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], pad)
+    crop = cv2.copyMakeBorder(m[y0 : y0 + h, x0 : x0 + w], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     crop = _adjust_stroke(crop, scale)
-    ys, xs = np.nonzero(crop)
-    crop = crop[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32)
+    x0, y0, w, h = cv2.boundingRect(crop)
+    crop = crop[y0 : y0 + h, x0 : x0 + w].astype(np.float32)
     # aspect-kept resize so the long side is 20 px; area averaging anti-aliases
-    h, w = crop.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
@@ -99,8 +97,8 @@ def normalize_mask(mask: np.ndarray) -> np.ndarray:
     total = small.sum()
     cy = (small.sum(axis=1) * np.arange(nh)).sum() / total
     cx = (small.sum(axis=0) * np.arange(nw)).sum() / total
-    top = int(np.clip(round(SIZE / 2 - cy), 0, SIZE - nh))
-    left = int(np.clip(round(SIZE / 2 - cx), 0, SIZE - nw))
+    top = min(max(round(SIZE / 2 - cy), 0), SIZE - nh)
+    left = min(max(round(SIZE / 2 - cx), 0), SIZE - nw)
     out[top : top + nh, left : left + nw] = np.round(small * 255).astype(np.uint8)
     return out
 
