@@ -160,7 +160,7 @@ def main() -> None:
     ]
     for label, (t_all, run) in runs.items():
         rows += [(f"end to end: digits scan of {args.pages} generated pages, {label}", f"{t_all:.1f} s"),
-                 ("  workers", f"{run.get('workers', 1)}"),
+                 ("  workers", f"{run['workers']}" if "workers" in run else f"Ray, {run['ray']['cpus']} CPUs"),
                  ("  pages/s (floor 5)", f"{args.pages / t_all:.2f}"),
                  ("  digits/s", f"{run['counts']['digits'] / t_all:.0f}"),
                  ("  fields per page", f"{run['counts']['fields'] / args.pages:.1f}")]
