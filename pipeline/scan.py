@@ -48,7 +48,7 @@ from pipeline.normalize import normalize_mask
 from pipeline.segment import segment
 from pipeline.sources import Page, PageError, find_sources, read_pages
 
-Scorer = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) uint8 glyphs -> (N,) float32 confidence
+Scorer = Callable[[np.ndarray], np.ndarray]  # glyphs -> class probabilities (see pipeline.segment.Scorer)
 CSV_FILES = {"digits.csv": DIGIT_COLUMNS, "fields.csv": FIELD_COLUMNS, "errors.csv": ERROR_COLUMNS}
 _NO_IMAGE = np.zeros((0, 0), np.uint8)
 _MAX_PENDING = 64  # sources waiting for a batch to fill (blank pages add none to it)
@@ -88,12 +88,8 @@ class SourceResult:
 
 
 def make_scorer(clf: Classifier) -> Scorer:
-    """The split scorer :func:`pipeline.segment.segment` asks: glyphs -> top-digit confidence."""
-
-    def scorer(glyphs: np.ndarray) -> np.ndarray:
-        return clf.predict(glyphs).confidence
-
-    return scorer
+    """The scorer :func:`pipeline.segment.segment` asks how pieces read: glyphs -> class probabilities."""
+    return clf.proba
 
 
 def prepare_page(page: Page, cfg: Config, scorer: Scorer, seconds: Counter[str] | None = None) -> PageResult:

@@ -16,7 +16,17 @@ import numpy as np
 from pipeline.config import SegmentConfig
 from pipeline.normalize import normalize_mask
 
-Scorer = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) uint8 glyphs -> (N,) confidence
+# (N, 28, 28) uint8 glyphs -> (N,) top-digit confidence, or (N, C) class probabilities (the digits
+# 0-9, then "not a digit" when C > 10) from which the segmenter takes both
+Scorer = Callable[[np.ndarray], np.ndarray]
+
+
+def _score(scorer: Scorer, glyphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(top-digit confidence, "not a digit" probability), each (N,), of a scorer's answer."""
+    out = np.asarray(scorer(glyphs), np.float32)
+    if out.ndim == 1:
+        return out, np.zeros(len(out), np.float32)
+    return out[:, :10].max(axis=1), (out[:, 10] if out.shape[1] > 10 else np.zeros(len(out), np.float32))
 
 
 @dataclass(frozen=True)
@@ -458,7 +468,9 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
 
     Candidate splits into 2..4 pieces cut at the thinnest columns; with a ``scorer`` the one
     whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
-    competing when it is not too wide; without one, the count comes from the aspect ratio.
+    competing when it is not too wide, scored by how sure the classifier is of it as a digit or
+    as "not a digit" (a printed m or w stays whole, not cut into strokes that read as 1s);
+    without one, the count comes from the aspect ratio.
     """
     if part.w <= cfg.split_aspect * part.h:
         return [part]
@@ -475,7 +487,10 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     if part.w <= 1.6 * part.h:
         options.append([part])
     glyphs = np.stack([normalize_mask(p.mask) for o in options for p in o])
-    conf = np.clip(scorer(glyphs), 1e-6, 1.0)
+    conf, not_digit = _score(scorer, glyphs)
+    conf = np.clip(conf, 1e-6, 1.0)
+    if options[-1] == [part]:  # a letter (m, w) the classifier is sure of stays whole: its strokes read as 1s
+        conf[-1] = max(conf[-1], not_digit[-1])
     scores, at = [], 0
     for o in options:
         scores.append(float(np.exp(np.log(conf[at : at + len(o)]).mean())))
@@ -498,7 +513,7 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
 
     Args:
         parts: pieces of ink (deskewed frame), after :func:`merge_parts`.
-        scorer: (N, 28, 28) uint8 glyphs -> (N,) confidence of the top digit.
+        scorer: how glyphs read (:data:`Scorer`); the top digit's confidence is used.
 
     Returns:
         The parts, attached bars replaced by the unions (order not kept).
@@ -519,7 +534,7 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
         return parts
     digits = sorted({d for _, d in pairs})
     unions = [_union(parts[d], parts[k]) for k, d in pairs]
-    conf = scorer(np.stack([normalize_mask(parts[d].mask) for d in digits] + [normalize_mask(u.mask) for u in unions]))
+    conf, _ = _score(scorer, np.stack([normalize_mask(parts[d].mask) for d in digits] + [normalize_mask(u.mask) for u in unions]))
     alone = dict(zip(digits, conf[: len(digits)]))
     best: dict[int, tuple[float, int]] = {}  # bar -> (union confidence, pair)
     for n, (k, d) in enumerate(pairs):
@@ -554,7 +569,7 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
 
     Args:
         parts: candidate glyphs (deskewed frame).
-        scorer: (N, 28, 28) uint8 glyphs -> (N,) confidence of the top digit.
+        scorer: how glyphs read (:data:`Scorer`); the top digit's confidence is used.
 
     Returns:
         The parts, joined pairs replaced by their union (order not kept).
@@ -576,8 +591,8 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
         return parts
     singles = sorted({k for pair in pairs for k in pair})
     unions = [_union(parts[i], parts[j]) for i, j in pairs]
-    conf = np.clip(scorer(np.stack([normalize_mask(parts[k].mask) for k in singles]
-                                    + [normalize_mask(u.mask) for u in unions])), 1e-6, 1.0)
+    conf, _ = _score(scorer, np.stack([normalize_mask(parts[k].mask) for k in singles] + [normalize_mask(u.mask) for u in unions]))
+    conf = np.clip(conf, 1e-6, 1.0)
     single = dict(zip(singles, conf[: len(singles)]))
     gains = []
     for n, (i, j) in enumerate(pairs):
@@ -786,7 +801,7 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
     Args:
         gray: (H, W) uint8 page, dark ink on light paper (or fully inverted).
         cfg: tunables.
-        scorer: optional classifier confidence for choosing how to split touching digits.
+        scorer: optional classifier (:data:`Scorer`) for choosing how to split, join and attach pieces.
 
     Returns:
         Glyphs with page-pixel boxes, grouped into lines and fields. A blank page gives [].

@@ -371,3 +371,21 @@ def test_short_underline_of_a_one_digit_field_is_removed(mnist_test) -> None:  #
     g = glyphs[0]
     assert abs(g.x - box[0]) <= 2 and g.w <= box[2] + 3 and g.y + g.h <= 152  # no underline in it
     assert glyphs[1].w >= 70  # the long base is kept
+
+
+def test_printed_m_stays_one_glyph_not_three_ones(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A printed m is wider than a digit, and its three strokes each read as a clear 1: cut up,
+    a label such as "Room" came out as the number 00111. The classifier is sure the whole m is
+    not a digit, so it stays one glyph (and the label is dropped as text); two touching digits
+    are still cut apart."""
+    page = np.full((160, 600), 255, np.uint8)
+    cv2.putText(page, "mm", (40, 80), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 0, 2, cv2.LINE_AA)
+    draw_digits(page, [digit_ink(m, 40) for m in _pick(mnist_test, "40")], 350, 60, gap=-3)
+    glyphs = segment(page, scorer=classifier.proba)
+    letters = [g for g in glyphs if g.x < 300]
+    assert len(letters) == 2
+    assert (classifier.predict(np.stack([normalize_mask(g.mask) for g in letters])).not_digit > 0.5).all()
+    digits = [g for g in glyphs if g.x >= 300]
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in digits])).digit) == [4, 0]
+    # asked for the top digit's confidence only, the segmenter cuts the m into strokes
+    assert len([g for g in segment(page, scorer=lambda x: classifier.predict(x).confidence) if g.x < 300]) > 2
