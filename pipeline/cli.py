@@ -86,7 +86,7 @@ def train(
 
 
 InputsArg = Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).", show_default=False)]
-RuntimeOpt = Annotated[str, typer.Option(help="Inference runtime: auto (LiteRT, else Keras), litert or keras.")]
+RuntimeOpt = Annotated[str, typer.Option(help="Inference runtime: auto (OpenVINO, else LiteRT, else Keras), openvino, litert or keras.")]
 
 
 def _report_errors(errors: list[Any]) -> None:
@@ -243,7 +243,7 @@ def scan(
     dpi: Annotated[Optional[int], typer.Option(min=30, help="PDF rendering resolution.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
     model: ModelOpt = None,
-    runtime: Annotated[Optional[str], typer.Option(help="auto, litert or keras.")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help="auto, openvino, litert or keras.")] = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Processes that decode and segment pages (1: all in one process). [default: one per CPU]")] = None,
     resume: Annotated[bool, typer.Option(help="Keep the sources an earlier, interrupted run completed in --out; do the rest.")] = False,
     engine: Annotated[str, typer.Option(help="local, or ray (needs the ray extra: pip install -e '.[ray]').")] = "local",
@@ -356,7 +356,7 @@ def postal(
     threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Codes read with less confidence are low_confidence.")] = None,
     review: Annotated[Optional[Path], typer.Option(file_okay=False, help="Write an overlay per envelope (block, candidates, chosen code) here.")] = None,
     model: ModelOpt = None,
-    runtime: Annotated[str, typer.Option(help="auto, litert or keras.")] = "auto",
+    runtime: Annotated[str, typer.Option(help="auto, openvino, litert or keras.")] = "auto",
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
 ) -> None:

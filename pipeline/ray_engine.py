@@ -89,7 +89,7 @@ class PrepareActor:
         if os.path.isdir(cwd):  # relative input names resolve as they did for the person who ran the scan
             os.chdir(cwd)
         self.cfg, self.keep_images = cfg, keep_images
-        self.scorer = make_scorer(Classifier(model_path, batch_size=cfg.scan.batch_size, runtime=runtime))
+        self.scorer = make_scorer(model_path, runtime, cfg.scan.batch_size)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         results = []

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from model.store import ModelError
 from pipeline import __version__
 from pipeline.classify import Classifier, Predictions
 from pipeline.config import Config
@@ -87,9 +88,20 @@ class SourceResult:
         return sum(len(r.glyphs) for r in self.items if isinstance(r, PageResult))
 
 
-def make_scorer(clf: Classifier) -> Scorer:
-    """The scorer :func:`pipeline.segment.segment` asks how pieces read: glyphs -> class probabilities."""
-    return clf.proba
+def make_scorer(model_path: Path, runtime: str, batch_size: int, threads: int | None = None) -> Scorer:
+    """The scorer :func:`pipeline.segment.segment` asks how pieces read: glyphs -> class probabilities.
+
+    Segmentation asks many small batches, in every worker process. OpenVINO's bfloat16 speed
+    needs big batches and its import costs 0.2 s per process, so when OpenVINO classifies, the
+    pieces are scored by LiteRT (float32) where it is installed; every engine and worker count
+    scores alike, so the CSVs do not depend on them.
+    """
+    if runtime in ("auto", "openvino"):
+        try:
+            return Classifier(model_path, batch_size=batch_size, runtime="litert", threads=threads).proba
+        except ModelError:
+            pass
+    return Classifier(model_path, batch_size=batch_size, runtime=runtime, threads=threads).proba
 
 
 def prepare_page(page: Page, cfg: Config, scorer: Scorer, seconds: Counter[str] | None = None) -> PageResult:
@@ -261,7 +273,7 @@ _worker: tuple[Config, Scorer, bool] | None = None
 
 def _init_worker(cfg: Config, model_path: Path, runtime: str, batch_size: int, keep_images: bool,
                  main_pid: int) -> None:
-    """Once per worker process: its own one-thread classifier (segmentation asks it about splits;
+    """Once per worker process: its own one-thread scorer (segmentation asks it about splits;
     the workers already share out the CPUs)."""
     global _worker
     import threading
@@ -271,8 +283,7 @@ def _init_worker(cfg: Config, model_path: Path, runtime: str, batch_size: int, k
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     threading.Thread(target=_exit_without, args=(main_pid,), daemon=True).start()
     cv2.setNumThreads(1)
-    clf = Classifier(model_path, batch_size=batch_size, runtime=runtime, threads=1)
-    _worker = (cfg, make_scorer(clf), keep_images)
+    _worker = (cfg, make_scorer(model_path, runtime, batch_size, threads=1), keep_images)
 
 
 def _exit_without(main_pid: int) -> None:
@@ -310,7 +321,7 @@ def prepared_sources(todo: Iterable[Path | PageError], cfg: Config, clf: Classif
         workers = 1
     todo = [*head, *items] if workers == 1 else _chain(head, items)
     if workers == 1:
-        scorer = make_scorer(clf)
+        scorer = make_scorer(clf.model_path, clf.runtime, clf.batch_size)
         for item in todo:
             if isinstance(item, PageError):
                 yield SourceResult((item.source, None, None), [item], is_file=False)

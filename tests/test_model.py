@@ -80,21 +80,42 @@ def test_tiny_eleven_class_training_writes_a_working_model(tmp_path: Path, mnist
     m = result.metrics
     assert {"test_accuracy", "test_false_reject", "negatives_reject"} <= set(m)
     assert m["test_accuracy"] > 0.5 and m["negatives_reject"] > 0.5 and m["test_false_reject"] < 0.2
-    for runtime in ("litert", "keras"):
+    for runtime in ("openvino", "litert", "keras"):
         p = Classifier(result.model_path, runtime=runtime).predict(x[1500:1600])
         assert p.probs.shape == (100, 11) and np.allclose(p.probs.sum(axis=1), 1.0, atol=1e-5)
         assert (p.digit == y[1500:1600]).mean() > 0.5
 
 
-def test_fast_runtime_agrees_with_keras_on_a_probe_batch(mnist_test) -> None:  # type: ignore[no-untyped-def]
+def test_fast_runtimes_agree_with_keras_on_a_probe_batch(mnist_test) -> None:  # type: ignore[no-untyped-def]
     from model.runtime import load_runtime
 
     probe = to_input(mnist_test[0][:256])
-    fast, name = load_runtime(DEFAULT_MODEL, "litert")
     slow, _ = load_runtime(DEFAULT_MODEL, "keras")
+    b = slow(probe)
+    lite, name = load_runtime(DEFAULT_MODEL, "litert")
     assert name == "litert"
-    a, b = fast(probe), slow(probe)
+    a = lite(probe)
     assert np.abs(a - b).max() < 1e-4 and (a.argmax(1) == b.argmax(1)).all()
+    # OpenVINO computes in bfloat16 where the CPU has bf16 units (8 bits of mantissa), float32 elsewhere
+    vino, name = load_runtime(DEFAULT_MODEL, "openvino")
+    assert name == "openvino"
+    a = vino(probe)
+    assert np.abs(a - b).max() < 0.03 and (a.argmax(1) == b.argmax(1)).all()
+    assert load_runtime(DEFAULT_MODEL)[1] == "openvino"  # what "auto" picks when it is installed
+
+
+def test_openvino_answers_do_not_depend_on_batch_or_threads() -> None:
+    """Batches of any size and any thread count give the same probabilities, bit for bit: the
+    CSVs stay byte-identical whatever --workers and --batch-size."""
+    from model.runtime import load_runtime
+
+    x = np.random.default_rng(0).random((300, 28, 28, 1), np.float32)
+    one, _ = load_runtime(DEFAULT_MODEL, "openvino", threads=1)
+    two, _ = load_runtime(DEFAULT_MODEL, "openvino", threads=2)
+    whole = two(x)
+    assert np.array_equal(one(x), whole)
+    assert np.array_equal(np.concatenate([one(x[k : k + 7]) for k in range(0, 300, 7)]), whole)
+    assert one(x[:0]).shape == (0, whole.shape[1])
 
 
 def test_missing_truncated_and_tampered_models_are_named(tmp_path: Path) -> None:

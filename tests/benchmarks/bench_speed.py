@@ -3,8 +3,10 @@
     python tests/benchmarks/bench_speed.py [--pages 20] [--crops 20000] [--rss 100 1000] [--quick]
 
 Prints, measured in one run on this machine:
-- classification img/s: LiteRT (the shipped digits.tflite) vs keras.Model.predict(batch_size=1024)
-  on the same crops, and LiteRT as a share of the FLOP ceiling (numpy float32 matmul GFLOP/s);
+- classification img/s: the default runtime (OpenVINO where installed, running the shipped
+  digits.tflite, in bfloat16 on CPUs with bf16 units), LiteRT on the same file, and
+  keras.Model.predict(batch_size=1024), on the same crops; the default runtime's ratio to Keras
+  and its share of the FLOP ceiling (numpy float32 matmul GFLOP/s), plus its agreement with Keras;
 - start-up: `digits scan` of one page, whole process, vs `python -c "import tensorflow"`;
 - end-to-end `digits scan` pages/s and digits/s, --workers 1 vs the default (and `--engine ray`
   when the ray extra is installed), with the per-stage time split from run.json
@@ -111,18 +113,26 @@ def main() -> None:
         np.random.default_rng(0).integers(0, 256, (args.crops, 28, 28)).astype(np.uint8)
     x = to_input(x)
 
+    fast, fast_name = load_runtime(DEFAULT_MODEL)  # what digits runs: "auto"
     litert, _ = load_runtime(DEFAULT_MODEL, "litert")
     import keras
 
     model = keras.models.load_model(DEFAULT_MODEL, safe_mode=True, compile=False)
 
-    def lite_batched(a: np.ndarray) -> None:
-        for i in range(0, len(a), 512):
-            litert(a[i : i + 512])
+    def batched(proba):  # type: ignore[no-untyped-def]
+        return lambda a: np.concatenate([proba(a[i : i + 512]) for i in range(0, len(a), 512)])
 
-    r_lite = rate(lite_batched, x)
+    r_fast = rate(batched(fast), x)
+    r_lite = rate(batched(litert), x)
     r_keras = rate(lambda a: model.predict(a, batch_size=1024, verbose=0), x)
     gflops, flops = matmul_gflops(), model_flops()
+    p_fast, p_keras = batched(fast)(x[:10000]), model.predict(x[:10000], batch_size=1024, verbose=0)
+    precision = "float32"
+    if fast_name == "openvino":
+        import openvino as ov
+
+        precision = str(ov.Core().compile_model(str(DEFAULT_MODEL.with_suffix(".tflite")), "CPU")
+                        .get_property("INFERENCE_PRECISION_HINT").to_string())
 
     with tempfile.TemporaryDirectory() as tmp:
         pages = Path(tmp) / "pages"
@@ -149,12 +159,17 @@ def main() -> None:
                for n in args.rss}
 
     rows = [
-        ("classify: LiteRT (digits.tflite, batches of 512)", f"{r_lite:,.0f} img/s"),
+        (f"classify: {fast_name}, the default runtime (digits.tflite, {precision}, batches of 512)", f"{r_fast:,.0f} img/s"),
+        ("classify: LiteRT (digits.tflite, float32, batches of 512)", f"{r_lite:,.0f} img/s"),
         ("classify: keras.Model.predict(batch_size=1024)", f"{r_keras:,.0f} img/s"),
-        ("  ratio LiteRT / Keras (floor 2x)", f"{r_lite / r_keras:.2f}x"),
+        (f"  ratio {fast_name} / Keras (floor 2x)", f"{r_fast / r_keras:.2f}x"),
         ("  model FLOPs per image", f"{flops / 1e6:.1f} MFLOP"),
         ("  numpy float32 matmul", f"{gflops:.0f} GFLOP/s"),
-        ("  LiteRT share of the FLOP ceiling (floor 75%)", f"{100 * r_lite * flops / 1e9 / gflops:.0f}%"),
+        (f"  {fast_name} share of the FLOP ceiling (floor 75%)", f"{100 * r_fast * flops / 1e9 / gflops:.0f}%"),
+        ("  LiteRT share of the FLOP ceiling", f"{100 * r_lite * flops / 1e9 / gflops:.0f}%"),
+        (f"  {fast_name} vs Keras on 10,000 MNIST test crops: same top class",
+         f"{100 * (p_fast.argmax(1) == p_keras.argmax(1)).mean():.2f}%"),
+        ("  largest probability difference", f"{np.abs(p_fast - p_keras).max():.4f}"),
         ("start-up: digits scan of one page (whole process)", f"{t_one:.2f} s"),
         ("start-up: python -c 'import tensorflow'", f"{t_tf:.2f} s"),
     ]
