@@ -21,7 +21,7 @@ import os
 import signal
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,10 +46,9 @@ from pipeline.export import (
 )
 from pipeline.fields import PageResult, page_rows
 from pipeline.normalize import normalize_mask
-from pipeline.segment import segment
+from pipeline.segment import Scorer, segment
 from pipeline.sources import Page, PageError, find_sources, read_pages
 
-Scorer = Callable[[np.ndarray], np.ndarray]  # glyphs -> class probabilities (see pipeline.segment.Scorer)
 CSV_FILES = {"digits.csv": DIGIT_COLUMNS, "fields.csv": FIELD_COLUMNS, "errors.csv": ERROR_COLUMNS}
 _NO_IMAGE = np.zeros((0, 0), np.uint8)
 _MAX_PENDING = 64  # sources waiting for a batch to fill (blank pages add none to it)
@@ -88,19 +87,23 @@ class SourceResult:
         return sum(len(r.glyphs) for r in self.items if isinstance(r, PageResult))
 
 
-def make_scorer(model_path: Path, runtime: str, batch_size: int, threads: int | None = None) -> Scorer:
+def make_scorer(model_path: Path, runtime: str, batch_size: int, threads: int | None = None,
+                loaded: Classifier | None = None) -> Scorer:
     """The scorer :func:`pipeline.segment.segment` asks how pieces read: glyphs -> class probabilities.
 
     Segmentation asks many small batches, in every worker process. OpenVINO's bfloat16 speed
     needs big batches and its import costs 0.2 s per process, so when OpenVINO classifies, the
     pieces are scored by LiteRT (float32) where it is installed; every engine and worker count
-    scores alike, so the CSVs do not depend on them.
+    scores alike, so the CSVs do not depend on them. Otherwise a classifier already ``loaded``
+    with ``runtime`` scores.
     """
     if runtime in ("auto", "openvino"):
         try:
             return Classifier(model_path, batch_size=batch_size, runtime="litert", threads=threads).proba
         except ModelError:
             pass
+    if loaded is not None:
+        return loaded.proba
     return Classifier(model_path, batch_size=batch_size, runtime=runtime, threads=threads).proba
 
 
@@ -321,7 +324,7 @@ def prepared_sources(todo: Iterable[Path | PageError], cfg: Config, clf: Classif
         workers = 1
     todo = [*head, *items] if workers == 1 else _chain(head, items)
     if workers == 1:
-        scorer = make_scorer(clf.model_path, clf.runtime, clf.batch_size)
+        scorer = make_scorer(clf.model_path, clf.runtime, clf.batch_size, loaded=clf)
         for item in todo:
             if isinstance(item, PageError):
                 yield SourceResult((item.source, None, None), [item], is_file=False)

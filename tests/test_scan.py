@@ -102,8 +102,11 @@ def test_segmentation_scores_pieces_with_litert_when_openvino_classifies() -> No
     """Small scoring batches in every worker: LiteRT (float32, quick to import), whatever the
     classifying runtime, so the CSVs are the same for any worker count or engine."""
     from model.store import DEFAULT_MODEL
+    from pipeline.classify import Classifier
     from pipeline.scan import make_scorer
 
     for runtime in ("auto", "openvino", "litert"):
         assert make_scorer(DEFAULT_MODEL, runtime, 64).__self__.runtime == "litert"  # type: ignore[attr-defined]
     assert make_scorer(DEFAULT_MODEL, "keras", 64).__self__.runtime == "keras"  # type: ignore[attr-defined]
+    lite = Classifier(DEFAULT_MODEL, runtime="litert")
+    assert make_scorer(DEFAULT_MODEL, "litert", 64, loaded=lite).__self__ is lite  # type: ignore[attr-defined]
