@@ -121,7 +121,6 @@ class PostalConfig:
     group_gap: float = 1.6  # groups further apart than this x digit height are separate numbers
     tta: bool = True  # average each glyph's reading with copies turned by +-tta_degrees
     tta_degrees: float = 8.0
-    core_cut: float = 0.6  # each glyph cut at this share of the way from its ink to the paper (1: off)
     not_digit: float = 0.3  # a group whose glyphs' mean "not a digit" probability exceeds this is a word
     merge_confidence: float = 0.85  # pieces of ink whose union reads at least this are tried as one digit
     work_width: int = 1800  # wider images are scaled down to this width for the work (coordinates are not)
@@ -800,8 +799,7 @@ class PostalReader:
         paper = np.uint8(np.percentile(g, 75))
         crop = np.where(near & ~(other & ~own), g, paper).astype(np.uint8)
         glyphs = segment(crop, self.segment_cfg, lambda g: self.classifier.proba(g)[:, :10].max(axis=1))
-        pieces = [_Piece((g.x, g.y, g.w, g.h), stroke_core(_box_mask(g), crop[g.y : g.y + g.h, g.x : g.x + g.w],
-                                                          int(paper), self.cfg.core_cut)) for g in glyphs]
+        pieces = [_Piece((g.x, g.y, g.w, g.h), _box_mask(g)) for g in glyphs]
         n, comp, stats, _ = cv2.connectedComponentsWithStats(own.astype(np.uint8), connectivity=8)
         heights = np.array([float(p.box[3]) for p in pieces] or [ln.height])
         ref_h = float(np.percentile(heights[heights >= 0.4 * heights.max()], 80))
@@ -964,45 +962,6 @@ def _box_mask(g: Any) -> np.ndarray:
     if m.shape != (g.h, g.w):
         m = cv2.resize(m, (g.w, g.h), interpolation=cv2.INTER_NEAREST)
     return np.where(m > 0, 255, 0).astype(np.uint8)
-
-
-def _topology(mask: np.ndarray) -> tuple[int, int]:
-    """(pieces of ink, enclosed holes) of a boolean mask."""
-    m = np.pad(mask.astype(np.uint8), 1)
-    return cv2.connectedComponents(m, connectivity=8)[0] - 1, cv2.connectedComponents(1 - m, connectivity=4)[0] - 1
-
-
-def stroke_core(mask: np.ndarray, grey: np.ndarray, paper: int, cut: float) -> np.ndarray:
-    """A glyph's mask cut down to the core of its strokes.
-
-    The line's threshold (hysteresis, to keep faint strokes whole) also takes in the blur around
-    strokes: they come out fat, and the small eye of a hasty 9 or 6 fills in, so that it reads
-    as a 1. Here the glyph's own pixels are cut at ``cut`` of the way from its ink (10th
-    percentile of its grey levels) to ``paper``. The cut is kept only when it leaves the glyph in
-    as many pieces, with no fewer holes (a thin stroke closing a loop must not open) and with at
-    least half its ink; otherwise, and for ``cut >= 1``, the mask comes back as it was.
-
-    Args:
-        mask: (h, w) uint8, 255 = ink.
-        grey: (h, w) uint8, the same box of the page, dark ink.
-        paper: the paper's grey level.
-
-    Example:
-        >>> grey = np.full((9, 9), 230, np.uint8); grey[2:7, 2:7] = 40; grey[4, 4] = 170  # a ring, its eye blurred
-        >>> int(stroke_core(np.where(grey < 200, 255, 0).astype(np.uint8), grey, 230, 0.6)[4, 4])
-        0
-    """
-    if cut >= 1.0:
-        return mask
-    ink = mask > 0
-    if ink.sum() < 10 or grey.shape != mask.shape:
-        return mask
-    level = float(np.percentile(grey[ink], 10))
-    core = ink & (grey < level + cut * (paper - level))
-    (pieces, holes), (core_pieces, core_holes) = _topology(ink), _topology(core)
-    if core_pieces != pieces or core_holes < holes or core.sum() < 0.5 * ink.sum():
-        return mask
-    return np.where(core, 255, 0).astype(np.uint8)
 
 
 def _union(a: _Piece, b: _Piece) -> _Piece:

@@ -373,24 +373,3 @@ def test_one_row_per_page_of_a_multipage_tiff(tmp_path: Path) -> None:
     result = runner.invoke(app, ["postal", str(tmp_path / "two.tif"), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     assert [(r["page"], r["postal_code"], r["status"]) for r in _rows(out)] == [("1", "74221", "ok"), ("2", "22658", "ok")]
-
-
-def test_stroke_core_reopens_a_blurred_loop_but_never_breaks_a_stroke() -> None:
-    from pipeline.postal import stroke_core
-
-    # a 9 whose small eye the blur filled: the line's threshold takes the eye in as ink
-    grey = np.full((60, 40), 230, np.uint8)
-    cv2.circle(grey, (20, 18), 6, 40, 4)
-    cv2.line(grey, (26, 20), (22, 55), 40, 4)
-    grey = cv2.GaussianBlur(grey, (0, 0), 2.0)
-    blurred = np.where(grey < 200, 255, 0).astype(np.uint8)
-    assert blurred[18, 20] == 255  # the eye filled
-    core = stroke_core(blurred, grey, 230, 0.6)
-    assert core[18, 20] == 0 and (core > 0).sum() < (blurred > 0).sum()
-    # a ring with a faint stretch: the cut would open the loop, so the mask stays as it was
-    grey = np.full((40, 40), 230, np.uint8)
-    cv2.circle(grey, (20, 20), 12, 40, 3)
-    grey[5:12, 15:26] = np.maximum(grey[5:12, 15:26], 180)  # the top of the ring, faintly drawn
-    ring = np.where(grey < 200, 255, 0).astype(np.uint8)
-    assert np.array_equal(stroke_core(ring, grey, 230, 0.6), ring)
-    assert np.array_equal(stroke_core(blurred, np.full((60, 40), 40, np.uint8), 230, 1.0), blurred)  # 1: off
