@@ -131,8 +131,8 @@ def main() -> None:
     if fast_name == "openvino":
         import openvino as ov
 
-        precision = str(ov.Core().compile_model(str(DEFAULT_MODEL.with_suffix(".tflite")), "CPU")
-                        .get_property("INFERENCE_PRECISION_HINT").to_string())
+        compiled = ov.Core().compile_model(str(DEFAULT_MODEL.with_suffix(".tflite")), "CPU")
+        precision = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
 
     with tempfile.TemporaryDirectory() as tmp:
         pages = Path(tmp) / "pages"
