@@ -4,9 +4,11 @@ dense 128-BN-ReLU, softmax over the digits and "not a digit".
 About 156k parameters and 3.7 MFLOP (2 x multiply-adds) per image. Chosen by measurement
 (keras ``predict(batch_size=1024)`` vs LiteRT with 2 threads, batches of 512, on this machine's
 CPU): few channels at full resolution and most of the work in two small 3x3 convs at 12x12 and
-10x10 keep LiteRT (batch-norm folded, ReLU fused, XNNPACK) over twice as fast as Keras. Measured
-on untrained candidates in one run: 12 first-layer channels 2.56-2.58x, 16 channels 2.14-2.19x,
-the previous 19.7 MFLOP network (32-32-pool-64-64) 1.2-1.6x.
+10x10 keep LiteRT (batch-norm folded, ReLU fused, XNNPACK) well ahead of Keras. Measured on
+untrained candidates in one run on a busy machine: 12 first-layer channels 2.56-2.58x, 16
+channels 2.14-2.19x, the previous 19.7 MFLOP network (32-32-pool-64-64) 1.2-1.6x; on a quiet
+machine Keras with oneDNN closes in (1.6-1.9x for this network). In bfloat16 on AMX, OpenVINO
+runs it about 6x as fast as Keras (see README, Speed).
 """
 
 from __future__ import annotations

@@ -330,7 +330,8 @@ mass on "not a digit" lowers it.
 conv5x5(12)-BN-ReLU, maxpool 2x2, dropout, conv3x3(32)-BN-ReLU, conv3x3(64)-BN-ReLU, maxpool 2x2,
 dropout, dense 128-BN-ReLU, dropout, dense 11 softmax; {metrics['parameters']:,} parameters,
 3.7 MFLOP per image (`model/network.py`). Chosen by measuring Keras `predict` against LiteRT
-(`digits.tflite`, 2 threads) on untrained candidates: it keeps LiteRT over twice as fast as Keras.
+(`digits.tflite`, 2 threads) on untrained candidates: LiteRT runs it 1.6-2.6x as fast as Keras
+(depending on the machine's load), OpenVINO in bfloat16 on AMX about 6x.
 
 ## Data
 
