@@ -73,6 +73,9 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
     def clear(f: int) -> bool:
         return _clear(by_field[f], p, rejected, cfg)
 
+    def mostly_clear(f: int) -> bool:
+        return _mostly_clear(by_field[f], p, rejected, cfg)
+
     def reads_as_value(f: int, phrase: list[int]) -> bool:
         """Clear digits (or a longer number with one doubtful digit inside) a word space or more away
         from the words (a label before, a unit after);
@@ -83,9 +86,6 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
         right = [boxes[g][1] - x1 for g in phrase if boxes[g][1] >= x1]
         return (bool(left + right) and min(left + right) >= cfg.value_gap * h and (clear(f) or mostly_clear(f))
                 and not (len(idx) == 1 and p.digit[idx[0]] in (0, 1)))
-
-    def mostly_clear(f: int) -> bool:
-        return _mostly_clear(by_field[f], p, rejected, cfg)
 
     printed: set[int] = set()
     for phrase in phrases:

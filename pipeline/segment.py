@@ -484,12 +484,13 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
             return [part]
         want = max(2, int(round(part.w / (0.7 * part.h))))
         return min(options, key=lambda o: abs(len(o) - want))
-    if part.w <= 1.6 * part.h:
+    whole = part.w <= 1.6 * part.h
+    if whole:
         options.append([part])
     glyphs = np.stack([normalize_mask(p.mask) for o in options for p in o])
     conf, not_digit = _score(scorer, glyphs)
     conf = np.clip(conf, 1e-6, 1.0)
-    if options[-1] == [part]:  # a letter (m, w) the classifier is sure of stays whole: its strokes read as 1s
+    if whole:  # a letter (m, w) the classifier is sure of stays whole: its strokes read as 1s
         conf[-1] = max(conf[-1], not_digit[-1])
     scores, at = [], 0
     for o in options:
