@@ -277,6 +277,81 @@ def _regular_runs(flags: np.ndarray) -> np.ndarray:
     return out
 
 
+def _leaders(binary: np.ndarray, t: int, min_dots: int = 5) -> tuple[np.ndarray, list[_Rule]]:
+    """Dotted leaders: ``min_dots`` or more printed dots (small round specks of about one size,
+    at most ``t`` + 1 px) in a row on one baseline, evenly spaced (dots hidden under a digit leave
+    a gap of up to four steps). Returns their pixels and each row as a rule: a
+    field written on dots is written on a line. Left in, the dots glue to the digits above them
+    (a 7 with a dot under it reads as 2) and field boxes grow down to them.
+
+    Example:
+        >>> m = np.zeros((20, 120), np.uint8)
+        >>> for x in range(5, 115, 10): m[12:15, x : x + 3] = 255
+        >>> dots, rules = _leaders(m, 9)
+        >>> int(dots.sum() // 255), rules
+        (99, [_Rule(x0=5, x1=108, y=12)])
+    """
+    n, labels, stats, _ = _components(binary)
+    x, y, w, h, area = (stats[:, k].astype(np.float32) for k in range(5))
+    size = np.maximum(w, h)
+    dot = (size <= t + 1) & (np.minimum(w, h) >= 0.5 * size) & (area >= 0.4 * w * h) & (area >= 2)
+    dot[0] = False
+    ids = np.flatnonzero(dot)
+    ids = ids[np.argsort(x[ids] + w[ids] / 2)]
+    cx, cy = x + w / 2, y + h / 2
+    nxt: dict[int, int] = {}
+    taken: set[int] = set()
+    for k, i in enumerate(ids):  # each dot links to the nearest dot of its size on its row to the right
+        best, best_dx = -1, 0.0
+        for j in ids[k + 1 :]:
+            dx = cx[j] - cx[i]
+            if dx > 14 * max(size[i], 2):
+                break
+            if (j not in taken and dx >= 1.5 * max(size[i], size[j]) and abs(cy[j] - cy[i]) <= max(1.5, 0.4 * size[i])
+                    and max(size[i], size[j]) <= 2.5 * min(size[i], size[j]) and (best < 0 or dx < best_dx)):
+                best, best_dx = int(j), float(dx)
+        if best >= 0:
+            nxt[int(i)] = best
+            taken.add(best)
+    mask, rules = np.zeros_like(binary), []
+    for i in ids:
+        if int(i) in taken:
+            continue
+        chain = [int(i)]
+        while chain[-1] in nxt:
+            chain.append(nxt[chain[-1]])
+        while len(chain) >= min_dots:
+            dx = np.diff(cx[chain])
+            step = float(np.median(dx))
+            k = dx / step
+            even = (np.abs(k - np.round(k)) <= 0.25) & (np.round(k) <= 4)
+            cut = int(np.argmin(even)) if not even.all() else len(dx)
+            run, chain = chain[: cut + 1], chain[cut + 1 :]
+            if len(run) >= min_dots:
+                for j in run:
+                    sx, sy, sw, sh = (int(v) for v in stats[j, :4])
+                    mask[sy : sy + sh, sx : sx + sw][labels[sy : sy + sh, sx : sx + sw] == j] = 255
+                rules.append(_Rule(int(x[run[0]]), int(x[run[-1]] + w[run[-1]]), int(min(y[run]))))
+    return mask, rules
+
+
+def _runs_past(above: np.ndarray, x: int, w: int, tall: int) -> bool:
+    """Whether a run (columns ``x`` to ``x + w`` just under ``above``) reaches past both sides of
+    the ink standing on it (pieces at least half of ``tall``, the height of all the ink joined to
+    the run) by 0.15 x ``tall``: a printed underline under a single digit (the stem of a 7 on it),
+    not the base of a 2, which ends where the digit does, nor the bar of a 5, which nothing
+    digit-sized (10 px, a third of the run) stands on."""
+    if tall < max(10, w / 3):  # nothing digit-sized stands on it
+        return False
+    _, labels, stats, _ = _components(above)
+    on = [k for k in np.unique(labels[-2:, x : x + w]) if k and stats[k, 3] >= 0.5 * tall]
+    if not on:
+        return False
+    left = min(int(stats[k, 0]) for k in on)
+    right = max(int(stats[k, 0] + stats[k, 2]) for k in on)
+    return min(left - x, x + w - right) >= 0.15 * tall
+
+
 def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tuple[np.ndarray, list[_Rule]]:
     """Remove printed form structure: long thin horizontal rules, the bars of comb boxes joining
     two rules, and printed boxes of any size.
@@ -290,7 +365,11 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
         (cleaned mask, the horizontal rules found: long rules and the bottom lines of boxes).
     """
     t = cfg.line_max_thickness
+    dots, leaders = _leaders(binary, t)
+    if leaders:
+        binary = cv2.bitwise_and(binary, cv2.bitwise_not(dots))
     fh, fv, rules, boxed = _frames(binary)
+    rules += leaders
     # rules: long thin horizontal runs. A thin rule comes out of a scan or the deskew as dashes:
     # horizontal bits of it are joined across short gaps first
     long_run = np.ones((1, cfg.line_min_length | 1), np.uint8)
@@ -317,8 +396,9 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
             if not boxed[y0:y1, x : x + w].any():
                 over = cv2.morphologyEx(binary[y0:y1, x : x + w], cv2.MORPH_OPEN, np.ones((h + 3, 1), np.uint8))
                 inked[y0:y1, x : x + w] |= over
-    # short underlines (a one- or two-digit field): a solid thin run shorter than a rule, but
-    # at least 1.5 x as long as the ink standing on it is tall (a digit's own bar or base is not)
+    # short underlines (a one- or two-digit field): a solid run shorter than a rule, but reaching
+    # past both sides of the ink standing on it, or (a hairline) at least 1.5 x as long as that
+    # ink is tall (a digit's own bar or base is neither)
     short = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, (cfg.line_min_length // 2) | 1), np.uint8))
     short = cv2.bitwise_and(short, cv2.bitwise_not(hmask))
     ruled = hmask.copy()  # the long rules and box lines found so far
@@ -326,7 +406,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
         n, labels, stats, _ = _components(short)
         for i in range(1, n):
             x, y, w, h, area = stats[i]
-            if (h > 3 or w >= cfg.line_min_length or boxed[y : y + h, x : x + w].any()
+            if (h > t or w >= cfg.line_min_length or boxed[y : y + h, x : x + w].any()
                     or ruled[y + h : y + h + 3 * t, x : x + w].any()):  # a field has one line under it
                 continue
             # the ink standing on it: what is joined to it, seen in a window around it
@@ -334,7 +414,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
             _, wl, ws, _ = _components(binary[y0 : y + h, x0:x1])
             on = np.unique(wl[y - y0 :, x - x0 : x - x0 + w])
             tall = max(int(ws[k, 3]) for k in on if k)
-            if w >= 1.5 * (tall - h):
+            if (h <= 3 and w >= 1.5 * (tall - h)) or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h):
                 hmask[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i] = 255
                 rules.append(_Rule(int(x), int(x + w), int(y)))
     if not rules:

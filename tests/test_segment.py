@@ -389,3 +389,41 @@ def test_printed_m_stays_one_glyph_not_three_ones(mnist_test, classifier) -> Non
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in digits])).digit) == [4, 0]
     # asked for the top digit's confidence only, the segmenter cuts the m into strokes
     assert len([g for g in segment(page, scorer=lambda x: classifier.predict(x).confidence) if g.x < 300]) > 2
+
+
+def test_dots_of_a_leader_level_with_the_digit_bottoms_are_not_ink(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """Digits dipping onto their dotted leader: the dots beside and under their bottoms are printed
+    (a row of evenly spaced specks of one size), so no glyph takes one and no dot is a glyph."""
+    page = np.full((300, 700), 240, np.uint8)
+    inks = [digit_ink(m, 40) for m in _pick(mnist_test, "7604")]
+    boxes = draw_digits(page, inks, 100, 200, gap=18)
+    dots = 0
+    for x in range(80, 400, 9):  # 3 px dots, their rows level with the digits' last rows
+        if not (page[195:200, x - 1 : x + 4] < 128).any():  # not drawn over a stroke
+            page[196:199, x : x + 3] = 40
+            dots += 1
+    assert dots >= 20
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    for g, box, ink in zip(glyphs, boxes, inks):
+        assert (g.x, g.y, g.w, g.h) == box
+        assert np.count_nonzero(g.mask) == np.count_nonzero(ink)  # not a dot more
+
+
+def test_short_underline_reaching_past_a_single_digit_is_removed(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """An underline under a one-digit field, thicker than a hairline and shorter than 1.5 x the digit,
+    with the stem of a 7 standing on it: printed, since it runs on past the digit on both sides.
+    The flat thick top bar of a 5, as long, has nothing digit-sized standing on it: it stays."""
+    page = np.full((400, 900), 245, np.uint8)
+    seven = digit_ink(_pick(mnist_test, "7")[0], 56)
+    box = draw_digits(page, [seven], 130, 153, gap=0)[0]
+    cv2.line(page, (130 - 15, 154), (130 + box[2] + 12, 154), 30, 4)  # rows 152-156, 4 px thick
+    assert box[2] + 27 < 1.5 * 56
+    cv2.line(page, (400, 300), (470, 300), 30, 7)  # a 5: a thick bar 70 px long ...
+    cv2.line(page, (402, 300), (398, 330), 30, 5)  # ... its stem ...
+    cv2.ellipse(page, (425, 350), (27, 22), 0, -150, 150, 30, 5)  # ... and its bowl
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1], [1]]
+    g = glyphs[0]
+    assert (g.x, g.w) == (box[0], box[2]) and g.y + g.h <= 152  # no underline in the 7
+    assert glyphs[1].w >= 70  # the bar of the 5 is kept
