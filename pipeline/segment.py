@@ -801,8 +801,33 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
                 flags[p.x - x0 : p.x - x0 + p.w] |= b
             grid = _regular_runs(flags)
             g = [p for p, b in zip(g, solid) if not (b and grid[p.x - x0 : p.x - x0 + p.w].any())]
-        fields.append(g)
+        fields.append(_without_short_ends(g))
     return fields
+
+
+SHORT_END = 0.6  # glyphs at a field's ends under this share of its digits' height are not digits
+
+
+def _without_short_ends(g: list[_Part]) -> list[_Part]:
+    """A field without the glyphs at its ends much shorter than its digits (under ``SHORT_END`` of
+    the median height of the glyphs over ``SHORT_END`` of the tallest): the last letters of a label
+    printed close before the number (the l of "Total" reads as a clear 1), a unit after it.
+
+    Example:
+        >>> part = lambda x, h: _Part(x, 0, 10, h, np.full((h, 10), 255, np.uint8))
+        >>> [p.h for p in _without_short_ends([part(0, 20), part(12, 22), part(30, 44), part(50, 40), part(70, 45)])]
+        [44, 40, 45]
+    """
+    if len(g) < 3:
+        return g
+    tallest = max(p.h for p in g)
+    low = SHORT_END * float(np.median([p.h for p in g if p.h >= SHORT_END * tallest]))
+    lo, hi = 0, len(g)
+    while lo < hi and g[lo].h < low:
+        lo += 1
+    while hi > lo and g[hi - 1].h < low:
+        hi -= 1
+    return g[lo:hi]
 
 
 def _reading_order(fields: list[list[_Part]]) -> list[tuple[int, list[_Part]]]:

@@ -427,3 +427,17 @@ def test_short_underline_reaching_past_a_single_digit_is_removed(mnist_test) -> 
     g = glyphs[0]
     assert (g.x, g.w) == (box[0], box[2]) and g.y + g.h <= 152  # no underline in the 7
     assert glyphs[1].w >= 70  # the bar of the 5 is kept
+
+
+def test_short_last_letter_of_a_label_close_to_the_number_is_not_its_digit(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A printed label set close before the handwritten number: its last letter (the l of "Total",
+    read as a 1) falls within the field's gap, but is much shorter than the digits: not a digit."""
+    page = np.full((300, 700), 245, np.uint8)
+    (tw, _), _ = cv2.getTextSize("Total", cv2.FONT_HERSHEY_SIMPLEX, 1.0, 2)
+    cv2.putText(page, "Total", (60, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 20, 2)
+    x0 = 60 + tw + 22
+    boxes = draw_digits(page, [digit_ink(m, 44) for m in _pick(mnist_test, "583")], x0, 200, gap=12)
+    glyphs = segment(page)
+    digits = [g for g in glyphs if g.x >= x0 - 2]
+    assert [g.index for g in digits] == [1, 2, 3]  # the number's field starts at its first digit
+    assert [(g.x, g.w) for g in digits] == [(x, w) for x, _, w, _ in boxes]
