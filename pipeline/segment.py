@@ -398,7 +398,8 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
                 inked[y0:y1, x : x + w] |= over
     # short underlines (a one- or two-digit field): a solid run shorter than a rule, but reaching
     # past both sides of the ink standing on it, or (a hairline) at least 1.5 x as long as that
-    # ink is tall (a digit's own bar or base is neither)
+    # ink is tall, or on its own with no ink hanging under it (a digit's own bar or base is none
+    # of these: the detached bar of a 5 or a 7 has the digit under it)
     short = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, (cfg.line_min_length // 2) | 1), np.uint8))
     short = cv2.bitwise_and(short, cv2.bitwise_not(hmask))
     ruled = hmask.copy()  # the long rules and box lines found so far
@@ -414,7 +415,8 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
             _, wl, ws, _ = _components(binary[y0 : y + h, x0:x1])
             on = np.unique(wl[y - y0 :, x - x0 : x - x0 + w])
             tall = max(int(ws[k, 3]) for k in on if k)
-            if (h <= 3 and w >= 1.5 * (tall - h)) or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h):
+            alone = tall == h and not binary[y + h : y + h + w // 2, x : x + w].any()  # no ink on it or under it
+            if alone or (h <= 3 and w >= 1.5 * (tall - h)) or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h):
                 hmask[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i] = 255
                 rules.append(_Rule(int(x), int(x + w), int(y)))
     if not rules:

@@ -441,3 +441,18 @@ def test_short_last_letter_of_a_label_close_to_the_number_is_not_its_digit(mnist
     digits = [g for g in glyphs if g.x >= x0 - 2]
     assert [g.index for g in digits] == [1, 2, 3]  # the number's field starts at its first digit
     assert [(g.x, g.w) for g in digits] == [(x, w) for x, _, w, _ in boxes]
+
+
+def test_thick_underline_clear_of_the_digit_is_removed(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A short printed underline, thicker than a hairline, that the digit above does not touch:
+    nothing hangs under it, so it is a line, not a stroke of the digit merged into it."""
+    page = np.full((300, 500), 245, np.uint8)
+    ink = digit_ink(_pick(mnist_test, "9")[0], 60)
+    box = draw_digits(page, [ink], 150, 180, gap=0)[0]
+    assert box[2] <= 60
+    cx = box[0] + box[2] // 2
+    page[190:195, cx - 35 : cx + 35] = 40  # 5 px thick, 70 px long, 10 px under the digit
+    glyphs = segment(page)
+    assert len(glyphs) == 1
+    g = glyphs[0]
+    assert abs(g.x - box[0]) <= 2 and abs(g.w - box[2]) <= 3 and g.y == box[1] and g.h == box[3]  # no line in it
