@@ -21,12 +21,14 @@ from pipeline.normalize import normalize_mask
 Scorer = Callable[[np.ndarray], np.ndarray]
 
 
-def _score(scorer: Scorer, glyphs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(top-digit confidence, "not a digit" probability), each (N,), of a scorer's answer."""
+def _score(scorer: Scorer, glyphs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(top-digit confidence, "not a digit" probability, top digit or -1 when the scorer answers
+    confidences only), each (N,), of a scorer's answer."""
     out = np.asarray(scorer(glyphs), np.float32)
     if out.ndim == 1:
-        return out, np.zeros(len(out), np.float32)
-    return out[:, :10].max(axis=1), (out[:, 10] if out.shape[1] > 10 else np.zeros(len(out), np.float32))
+        return out, np.zeros(len(out), np.float32), np.full(len(out), -1)
+    not_digit = out[:, 10] if out.shape[1] > 10 else np.zeros(len(out), np.float32)
+    return out[:, :10].max(axis=1), not_digit, out[:, :10].argmax(axis=1)
 
 
 @dataclass(frozen=True)
@@ -550,9 +552,11 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
 
     Candidate splits into 2..4 pieces cut at the thinnest columns; with a ``scorer`` the one
     whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
-    competing when it is not too wide, scored by how sure the classifier is of it as a digit or
-    as "not a digit" (a printed m or w stays whole, not cut into strokes that read as 1s);
-    without one, the count comes from the aspect ratio.
+    competing when it is not too wide, scored by how sure the classifier is of it as a digit.
+    Against a cut whose pieces read as 1s (all, or all but one), it also counts how sure the
+    classifier is of it as "not a digit": a printed m or n stays whole rather than falling into
+    strokes, while touching digits (30, 891), which together read as no digit, are still cut.
+    Without a scorer, the count comes from the aspect ratio.
     """
     if part.w <= cfg.split_aspect * part.h:
         return [part]
@@ -567,18 +571,20 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         want = max(2, int(round(part.w / (0.7 * part.h))))
         return min(options, key=lambda o: abs(len(o) - want))
     whole = part.w <= 1.6 * part.h
-    if whole:
-        options.append([part])
-    glyphs = np.stack([normalize_mask(p.mask) for o in options for p in o])
-    conf, not_digit = _score(scorer, glyphs)
+    glyphs = np.stack([normalize_mask(p.mask) for o in options for p in o] + ([normalize_mask(part.mask)] if whole else []))
+    conf, not_digit, digit = _score(scorer, glyphs)
     conf = np.clip(conf, 1e-6, 1.0)
-    if whole:  # a letter (m, w) the classifier is sure of stays whole: its strokes read as 1s
-        conf[-1] = max(conf[-1], not_digit[-1])
-    scores, at = [], 0
+    scores, ones, at = [], [], 0
     for o in options:
         scores.append(float(np.exp(np.log(conf[at : at + len(o)]).mean())))
+        ones.append(bool((digit[at : at + len(o)] == 1).sum() >= len(o) - 1))
         at += len(o)
-    return options[int(np.argmax(scores))]
+    best = int(np.argmax(scores))
+    if whole:  # the unsplit part wins over the best cut
+        keep = max(conf[-1], not_digit[-1]) if ones[best] else conf[-1]
+        if keep > scores[best]:
+            return [part]
+    return options[best]
 
 
 def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height: int) -> list[_Part]:
@@ -617,7 +623,7 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
         return parts
     digits = sorted({d for _, d in pairs})
     unions = [_union(parts[d], parts[k]) for k, d in pairs]
-    conf, _ = _score(scorer, np.stack([normalize_mask(parts[d].mask) for d in digits] + [normalize_mask(u.mask) for u in unions]))
+    conf, _, _ = _score(scorer, np.stack([normalize_mask(parts[d].mask) for d in digits] + [normalize_mask(u.mask) for u in unions]))
     alone = dict(zip(digits, conf[: len(digits)]))
     best: dict[int, tuple[float, int]] = {}  # bar -> (union confidence, pair)
     for n, (k, d) in enumerate(pairs):
@@ -674,7 +680,7 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
         return parts
     singles = sorted({k for pair in pairs for k in pair})
     unions = [_union(parts[i], parts[j]) for i, j in pairs]
-    conf, _ = _score(scorer, np.stack([normalize_mask(parts[k].mask) for k in singles] + [normalize_mask(u.mask) for u in unions]))
+    conf, _, _ = _score(scorer, np.stack([normalize_mask(parts[k].mask) for k in singles] + [normalize_mask(u.mask) for u in unions]))
     conf = np.clip(conf, 1e-6, 1.0)
     single = dict(zip(singles, conf[: len(singles)]))
     gains = []

@@ -456,3 +456,18 @@ def test_thick_underline_clear_of_the_digit_is_removed(mnist_test) -> None:  # t
     assert len(glyphs) == 1
     g = glyphs[0]
     assert abs(g.x - box[0]) <= 2 and abs(g.w - box[2]) <= 3 and g.y == box[1] and g.h == box[3]  # no line in it
+
+
+def test_touching_digits_that_read_as_no_digit_together_are_still_cut(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 0 and a 6 touching read together as "not a digit", as a printed m does; but cut, they
+    read as a 0 and a 6, not as strokes that read as 1s: they are cut, not kept whole as a letter."""
+    page = np.full((300, 600), 240, np.uint8)
+    a, b = (digit_ink(m, 70) for m in _pick(mnist_test, "06", start=200))
+    draw_digits(page, [a, b], 100, 200, gap=-4)
+    n, _ = cv2.connectedComponents((page < 128).astype(np.uint8))
+    assert n - 1 == 1
+    whole = classifier.predict(np.stack([normalize_mask(page < 128)]))
+    assert whole.not_digit[0] > 0.9
+    glyphs = segment(page, scorer=classifier.proba)
+    assert len(glyphs) == 2
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [0, 6]
