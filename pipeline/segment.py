@@ -228,6 +228,20 @@ def _run_length(flags: np.ndarray, start: int) -> int:
     return int(off[0]) if len(off) else len(rest)
 
 
+def _typical_run(mask: np.ndarray) -> int:
+    """Median length of the runs of ink along the rows of ``mask`` (0 when there is none): the
+    thickness of the vertical lines in it (of the horizontal ones, given its transpose).
+
+    Example:
+        >>> m = np.zeros((4, 12), np.uint8); m[:, 1:4] = 255; m[:, 8:11] = 255; m[0, 6] = 255
+        >>> _typical_run(m), _typical_run(m.T)
+        (3, 4)
+    """
+    d = np.diff(np.pad(mask > 0, ((0, 0), (1, 1))).astype(np.int8), axis=1).ravel()
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return int(np.median(ends - starts)) if len(starts) else 0
+
+
 def _like_line(width: int, thickness: int) -> bool:
     """A printed bar is about as thick as the printed line it joins (a thinner pen stroke
     touching a heavy frame is ink): at most a quarter, or 1 px, thinner."""
@@ -437,8 +451,10 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
                 vmask[labels == i] = 255
     # remove, then bridge strokes that crossed a removed line
     cleaned = cv2.bitwise_and(binary, cv2.bitwise_not(cv2.bitwise_or(hmask, vmask)))
-    bridge_v = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((t + 4, 1), np.uint8))
-    bridge_h = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((1, t + 4), np.uint8))
+    # (across the lines' own thickness: a wider bridge joins two digits on either side of a box side)
+    th, tv = min(t, _typical_run(hmask.T)), min(t, _typical_run(vmask))
+    bridge_v = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((th + 3, 1), np.uint8))
+    bridge_h = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((1, tv + 3), np.uint8))
     cleaned |= bridge_v & hmask
     cleaned |= bridge_h & vmask
     cleaned |= inked & hmask & cv2.bitwise_not(cv2.dilate(vmask, np.ones((3, 2 * t + 1), np.uint8)))  # not bars
