@@ -486,7 +486,7 @@ def merge_parts(parts: list[_Part], cfg: SegmentConfig = SegmentConfig()) -> lis
 
     Two parts merge when they overlap horizontally by ``merge_overlap`` of the narrower, lie
     close vertically, and the union is still digit-shaped (not wider than ~1.1 x its height).
-    A dot-sized part wholly below a digit (a dotted leader, a speck on the baseline) is not a
+    A dot-sized part wholly below or above a digit (a dotted leader, a speck of dust) is not a
     piece of it: digits have no dots.
     """
     parts = sorted(parts, key=lambda p: -p.mask.size)
@@ -525,7 +525,9 @@ def _mergeable(a: np.ndarray, b: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
     a_big = ah >= bh
     big_y, big_h = np.where(a_big, ay, by), np.where(a_big, ah, bh)
     small_y, small_w, small_h = np.where(a_big, by, ay), np.where(a_big, bw, aw), np.where(a_big, bh, ah)
-    dot = (small_y >= big_y + big_h) & (np.maximum(small_w, small_h) <= 0.25 * big_h)  # a dot under the digit
+    # a dot wholly under or over the digit (a leader, a speck of dust) is not a piece of it
+    dot = (((small_y >= big_y + big_h) | (small_y + small_h <= big_y))
+           & (np.maximum(small_w, small_h) <= 0.25 * big_h))
     uw = np.maximum(ax + aw, bx + bw) - np.minimum(ax, bx)
     uh = np.maximum(ay + ah, by + bh) - np.minimum(ay, by)
     side_by_side = (small_h >= 0.6 * big_h) & (ovx < 0.8 * narrow)  # two tall strokes: likely two digits
@@ -834,8 +836,8 @@ SHORT_END = 0.6  # glyphs at a field's ends under this share of its digits' heig
 
 def _without_short_ends(g: list[_Part]) -> list[_Part]:
     """A field without the glyphs at its ends much shorter than its digits (under ``SHORT_END`` of
-    the median height of the glyphs over ``SHORT_END`` of the tallest): the last letters of a label
-    printed close before the number (the l of "Total" reads as a clear 1), a unit after it.
+    the upper quartile of its heights): the last letters of a label printed close before the
+    number (the l of "Total" reads as a clear 1), a unit after it.
 
     Example:
         >>> part = lambda x, h: _Part(x, 0, 10, h, np.full((h, 10), 255, np.uint8))
@@ -844,8 +846,7 @@ def _without_short_ends(g: list[_Part]) -> list[_Part]:
     """
     if len(g) < 3:
         return g
-    tallest = max(p.h for p in g)
-    low = SHORT_END * float(np.median([p.h for p in g if p.h >= SHORT_END * tallest]))
+    low = SHORT_END * float(np.percentile([p.h for p in g], 75))  # one tall blob cannot move it far
     lo, hi = 0, len(g)
     while lo < hi and g[lo].h < low:
         lo += 1

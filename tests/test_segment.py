@@ -488,3 +488,13 @@ def test_box_side_between_two_close_digits_is_not_bridged_back() -> None:
         cv2.line(page, (x + 3, y0 + 9), (x, y0 + 31), 30, 2)
     glyphs = segment(page)
     assert len(glyphs) == 3 and all(g.w <= 6 for g in glyphs), [(g.x, g.w) for g in glyphs]
+
+
+def test_one_tall_glyph_does_not_make_the_rest_of_its_field_short(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """One glyph twice the height of its neighbours (a digit with a stroke running up) leaves the
+    other digits of the field in place: they are not taken for the short letters of a label."""
+    page = np.full((400, 800), 240, np.uint8)
+    inks = [digit_ink(m, 60) for m in _pick(mnist_test, "40213")]
+    inks[2] = digit_ink(_pick(mnist_test, "2")[0], 120)
+    draw_digits(page, inks, 100, 300, gap=14)
+    assert _fields(segment(page)) == [[1, 2, 3, 4, 5]]
