@@ -914,7 +914,7 @@ def _is_tick(p: _Part, rules: list[_Rule], t: int, solid: bool = True) -> bool:
     those are told from a 1 by their height among the field's digits (see :func:`_group`); such a
     tick may carry a bit of a digit's stroke that crossed it: a bar of full-height columns no
     wider than a tick holding most of the ink is a tick too."""
-    thin = max(4, 0.2 * p.h)
+    thin = max(4, 0.2 * p.h, 0.6 * t)  # a heavy printed tick is as thick as a heavy printed line
     if solid and (float((p.mask > 0).mean()) < 0.7 or p.w > thin):
         return False
     if not solid and p.w > thin:

@@ -498,3 +498,19 @@ def test_one_tall_glyph_does_not_make_the_rest_of_its_field_short(mnist_test) ->
     inks[2] = digit_ink(_pick(mnist_test, "2")[0], 120)
     draw_digits(page, inks, 100, 300, gap=14)
     assert _fields(segment(page)) == [[1, 2, 3, 4, 5]]
+
+
+def test_heavy_comb_ticks_are_not_read_as_ones(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A comb printed heavy: 5 px ticks, 18 px tall, on a 5 px rule. The ticks are
+    as thick as the printed line, wider than a hairline tick: still ticks, not 1s between the digits."""
+    page = np.full((300, 700), 250, np.uint8)
+    x0, base, cell = 100, 200, 56
+    page[base : base + 5, x0 : x0 + 5 * cell + 5] = 30
+    for k in range(6):
+        page[base - 18 : base, x0 + k * cell : x0 + k * cell + 5] = 30
+    for k, m in enumerate(_pick(mnist_test, "53594")):
+        ink = digit_ink(m, 44)
+        draw_digits(page, [ink], x0 + k * cell + 5 + (cell - 5 - ink.shape[1]) // 2, base - 3, gap=0)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
+    assert all(g.h >= 30 for g in glyphs)
