@@ -565,7 +565,21 @@ def _cut_points(part: _Part, n: int) -> list[int]:
     return cuts
 
 
-def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer | None = None) -> list[_Part]:
+def _doubtful(parts: list[_Part], scorer: Scorer, cfg: SegmentConfig) -> set[int]:
+    """``id`` of the parts nearly as wide as tall (0.75 to ``split_aspect`` x) that the classifier
+    reads poorly as a digit (under 0.5): perhaps a narrow digit touching the next (a 1 joined to
+    a 9), tried as touching digits too (:func:`split_wide`, where a letter's "not a digit" reading
+    keeps it whole against a cut into strokes). Needs a scorer that answers class probabilities
+    (else none are)."""
+    cand = [p for p in parts if 0.75 * p.h < p.w <= cfg.split_aspect * p.h]
+    if not cand:
+        return set()
+    conf, _, digit = _score(scorer, np.stack([normalize_mask(p.mask) for p in cand]))
+    return {id(p) for p, c, d in zip(cand, conf, digit) if c < 0.5 and d >= 0}
+
+
+def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer | None = None,
+               doubtful: bool = False) -> list[_Part]:
     """Split a component much wider than a digit into touching digits.
 
     Candidate splits into 2..4 pieces cut at the thinnest columns; with a ``scorer`` the one
@@ -576,7 +590,7 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     strokes, while touching digits (30, 891), which together read as no digit, are still cut.
     Without a scorer, the count comes from the aspect ratio.
     """
-    if part.w <= cfg.split_aspect * part.h:
+    if part.w <= cfg.split_aspect * part.h and not doubtful:
         return [part]
     most = int(np.clip(round(part.w / (0.45 * part.h)), 2, 6))
     options = [_cut(part, _cut_points(part, n)) for n in range(2, most + 1)]
@@ -959,7 +973,9 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
     def plausible(p: _Part) -> bool:
         return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
 
-    parts = [q for p in parts if plausible(p) for q in split_wide(p, cfg, scorer) if plausible(q)]
+    parts = [p for p in parts if plausible(p)]
+    doubtful = _doubtful(parts, scorer, cfg) if scorer is not None else set()
+    parts = [q for p in parts for q in split_wide(p, cfg, scorer, id(p) in doubtful) if plausible(q)]
     if scorer is not None:
         parts = join_pieces(parts, scorer)
     back = cv2.invertAffineTransform(rot)

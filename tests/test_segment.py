@@ -514,3 +514,16 @@ def test_heavy_comb_ticks_are_not_read_as_ones(mnist_test) -> None:  # type: ign
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
     assert all(g.h >= 30 for g in glyphs)
+
+
+def test_narrow_one_touching_the_next_digit_is_split(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 1 touching a 7: together hardly wider than tall, so not wide enough to be tried as two
+    digits by shape; but read poorly as one digit, they are tried, and read as 1 and 7."""
+    page = np.full((300, 600), 240, np.uint8)
+    one, seven = (digit_ink(m, 70) for m in _pick(mnist_test, "17", start=100))
+    draw_digits(page, [one, seven], 100, 200, gap=-3)
+    n, labels = cv2.connectedComponents((page < 128).astype(np.uint8))
+    ys, xs = np.nonzero(labels)
+    assert n - 1 == 1 and xs.max() - xs.min() + 1 <= 1.15 * (ys.max() - ys.min() + 1)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [1, 7]
