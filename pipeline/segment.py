@@ -296,9 +296,9 @@ def _regular_runs(flags: np.ndarray) -> np.ndarray:
 def _leaders(binary: np.ndarray, t: int, min_dots: int = 5) -> tuple[np.ndarray, list[_Rule]]:
     """Dotted leaders: ``min_dots`` or more printed dots (small round specks of about one size,
     at most ``t`` + 1 px) in a row on one baseline, evenly spaced (dots hidden under a digit leave
-    a gap of up to four steps). Returns their pixels and each row as a rule: a
-    field written on dots is written on a line. Left in, the dots glue to the digits above them
-    (a 7 with a dot under it reads as 2) and field boxes grow down to them.
+    a gap of up to four steps). Returns their pixels and each row as a rule: a field written on
+    dots is written on a line. Left in, the dots glue to the digits above them (a 7 with a dot
+    under it reads as 2) and field boxes grow down to them.
 
     Example:
         >>> m = np.zeros((20, 120), np.uint8)
@@ -307,7 +307,7 @@ def _leaders(binary: np.ndarray, t: int, min_dots: int = 5) -> tuple[np.ndarray,
         >>> int(dots.sum() // 255), rules
         (99, [_Rule(x0=5, x1=108, y=12)])
     """
-    n, labels, stats, _ = _components(binary)
+    _, labels, stats, _ = _components(binary)
     x, y, w, h, area = (stats[:, k].astype(np.float32) for k in range(5))
     size = np.maximum(w, h)
     dot = (size <= t + 1) & (np.minimum(w, h) >= 0.5 * size) & (area >= 0.4 * w * h) & (area >= 2)
@@ -338,9 +338,8 @@ def _leaders(binary: np.ndarray, t: int, min_dots: int = 5) -> tuple[np.ndarray,
             chain.append(nxt[chain[-1]])
         while len(chain) >= min_dots:
             dx = np.diff(cx[chain])
-            step = float(np.median(dx))
-            k = dx / step
-            even = (np.abs(k - np.round(k)) <= 0.25) & (np.round(k) <= 4)
+            steps = dx / float(np.median(dx))  # each gap in typical steps: 1, or 2-4 over a digit
+            even = (np.abs(steps - np.round(steps)) <= 0.25) & (np.round(steps) <= 4)
             cut = int(np.argmin(even)) if not even.all() else len(dx)
             run, chain = chain[: cut + 1], chain[cut + 1 :]
             if len(run) >= min_dots:
@@ -582,7 +581,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
                doubtful: bool = False) -> list[_Part]:
     """Split a component much wider than a digit into touching digits.
 
-    Candidate splits into 2..4 pieces cut at the thinnest columns; with a ``scorer`` the one
+    Also tried, with a probability ``scorer``, when ``doubtful`` (see :func:`_doubtful`) though
+    not that wide. Candidate splits into 2..6 pieces cut at the thinnest columns; with a ``scorer`` the one
     whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
     competing when it is not too wide, scored by how sure the classifier is of it as a digit.
     Against a cut whose pieces read as 1s (all, or all but one), it also counts how sure the
