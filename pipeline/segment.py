@@ -602,7 +602,7 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
             return [part]
         want = max(2, int(round(part.w / (0.7 * part.h))))
         return min(options, key=lambda o: abs(len(o) - want))
-    whole = part.w <= 1.6 * part.h
+    whole = part.w <= 2.1 * part.h  # a 2 or a 7 may be written twice as wide as tall
     glyphs = np.stack([normalize_mask(p.mask) for o in options for p in o] + ([normalize_mask(part.mask)] if whole else []))
     conf, not_digit, digit = _score(scorer, glyphs)
     conf = np.clip(conf, 1e-6, 1.0)

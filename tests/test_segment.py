@@ -527,3 +527,15 @@ def test_narrow_one_touching_the_next_digit_is_split(mnist_test, classifier) -> 
     assert n - 1 == 1 and xs.max() - xs.min() + 1 <= 1.15 * (ys.max() - ys.min() + 1)
     glyphs = segment(page, scorer=classifier.proba)
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [1, 7]
+
+
+def test_wide_written_two_stays_one_glyph(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 2 written nearly twice as wide as tall is one digit: cut in two, one piece reads as no
+    digit at all, so the whole glyph, which reads as a 2, competes with the cuts and wins."""
+    page = np.full((300, 600), 240, np.uint8)
+    ink = digit_ink(_pick(mnist_test, "2")[0], 50)
+    wide = np.where(cv2.resize(ink, (int(1.9 * 50), 50), interpolation=cv2.INTER_LINEAR) > 127, 255, 0).astype(np.uint8)
+    draw_digits(page, [wide], 100, 200, gap=0)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert len(glyphs) == 1
+    assert classifier.predict(normalize_mask(glyphs[0].mask)[None]).digit[0] == 2
