@@ -7,7 +7,7 @@ deskewed for the work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import cv2
@@ -67,11 +67,13 @@ class _Part:
 
 @dataclass(frozen=True)
 class _Rule:
-    """A removed horizontal form rule: x range and the row of its top edge."""
+    """A removed horizontal form rule: x range and the row of its top edge; for the bottom line of
+    a row of printed boxes, also the row of the boxes' top line (else -1)."""
 
     x0: int
     x1: int
     y: int
+    top: int = field(default=-1, repr=False)
 
 
 def _check_gray(gray: np.ndarray) -> np.ndarray:
@@ -213,7 +215,7 @@ def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule], np
         hmask[y : y + h, x : x + w][near_r, :] = np.where(m[near_r, :], 255, 0)
         vmask[y : y + h, x : x + w][:, near_c] = np.where(m[:, near_c], 255, 0)
         bottom = int(np.flatnonzero(full_r)[-1])
-        rules.append(_Rule(x, x + w, y + bottom))
+        rules.append(_Rule(x, x + w, y + bottom, top=y + int(np.flatnonzero(full_r)[0])))
         area_mask[y : y + h, x : x + w] = 255
     return hmask, vmask, rules, area_mask
 
@@ -731,10 +733,13 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
 
 
 def _anchor(p: _Part, rules: list[_Rule]) -> int | None:
-    """Index of the rule this part is written on (just below it, or crossing its bottom), if any."""
+    """Index of the rule this part is written on (just below it, or crossing its bottom; for a row
+    of boxes, anywhere between its top and bottom lines: a small digit high in a tall box), if any."""
     best, best_d = None, None
     for i, r in enumerate(rules):
         if r.x0 - 0.2 * p.w <= p.cx <= r.x1 + 0.2 * p.w:
+            if r.top >= 0 and r.top <= p.y + p.h / 2 <= r.y:
+                return i
             d = r.y - (p.y + p.h)
             if -0.5 * p.h <= d <= 0.6 * p.h and (best_d is None or abs(d) < best_d):
                 best, best_d = i, abs(d)
@@ -799,7 +804,11 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
         return i
 
     line_of = _same_lines(rules, cfg.line_max_thickness)
-    anchors = [None if (a := _anchor(p, rules)) is None else line_of[a] for p in parts]
+    raw = [_anchor(p, rules) for p in parts]
+    anchors = [None if a is None else line_of[a] for a in raw]
+    # the end of the row of boxes a part is written in: digits in one row of boxes are one field,
+    # however far apart (small digits in wide boxes, an empty box between them)
+    row_end = [None if a is None or rules[a].top < 0 else rules[a].x1 for a in raw]
     order = sorted(range(n), key=lambda i: parts[i].x)
     for a_pos, i in enumerate(order):
         a = parts[i]
@@ -807,14 +816,17 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
             b = parts[j]
             hm = max(a.h, b.h)
             gap = b.x - (a.x + a.w)
-            if gap > cfg.box_gap * hm:
-                break
+            in_row = row_end[i] is not None and row_end[j] == row_end[i] and anchors[j] == anchors[i]
+            if gap > cfg.box_gap * hm and not in_row:
+                if row_end[i] is None or b.x > row_end[i]:
+                    break
+                continue
             ovy = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
             if ovy < 0.5 * min(a.h, b.h) or hm > 2.5 * min(a.h, b.h):
                 continue
             same = anchors[i] is not None and anchors[i] == anchors[j]
             differ = anchors[i] is not None and anchors[j] is not None and anchors[i] != anchors[j]
-            if differ or gap > (cfg.box_gap if same else cfg.field_gap) * hm:
+            if differ or (gap > (cfg.box_gap if same else cfg.field_gap) * hm and not in_row):
                 continue
             parent[find(j)] = find(i)
     groups: dict[int, list[_Part]] = {}

@@ -539,3 +539,17 @@ def test_wide_written_two_stays_one_glyph(mnist_test, classifier) -> None:  # ty
     glyphs = segment(page, scorer=classifier.proba)
     assert len(glyphs) == 1
     assert classifier.predict(normalize_mask(glyphs[0].mask)[None]).digit[0] == 2
+
+
+def test_small_digits_in_wide_boxes_are_one_field_however_far_apart(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """Small digits in a row of wide boxes, one box left empty: the gaps between them are several
+    digit heights, but one row of boxes holds one field."""
+    page = np.full((300, 900), 250, np.uint8)
+    x0, y0, cell, height = 100, 100, 90, 60
+    cv2.rectangle(page, (x0, y0), (x0 + 6 * cell, y0 + height), 40, 2)
+    for k in range(1, 6):
+        cv2.line(page, (x0 + k * cell, y0), (x0 + k * cell, y0 + height), 40, 2)
+    for k, m in zip((0, 1, 3, 4), _pick(mnist_test, "5830")):
+        draw_digits(page, [digit_ink(m, 24)], x0 + k * cell + 30, y0 + 40, gap=0)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
