@@ -553,3 +553,19 @@ def test_small_digits_in_wide_boxes_are_one_field_however_far_apart(mnist_test) 
         draw_digits(page, [digit_ink(m, 24)], x0 + k * cell + 30, y0 + 40, gap=0)
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3, 4]]
+
+
+def test_thin_digit_broken_across_its_middle_is_one_glyph(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A faint thin pen breaks where the stroke is lightest: a small 3 and 2 cut through the middle
+    come out as two stacked halves each, a pixel apart, which are one digit each."""
+    page = np.full((200, 300), 245, np.uint8)
+    digits = []
+    for m in _pick(mnist_test, "32"):
+        ink = digit_ink(m, 22)
+        mid = ink.shape[0] // 2
+        ink[mid : mid + 1, :] = 0
+        digits.append(ink)
+    draw_digits(page, digits, 100, 100, gap=8)
+    glyphs = segment(page)
+    assert [(g.field, g.index) for g in glyphs] == [(1, 1), (1, 2)]
+    assert all(g.h >= 20 for g in glyphs)
