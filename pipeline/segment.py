@@ -855,6 +855,8 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
                 flags[p.x - x0 : p.x - x0 + p.w] |= b
             grid = _regular_runs(flags)
             g = [p for p, b in zip(g, solid) if not (b and grid[p.x - x0 : p.x - x0 + p.w].any())]
+        elif any(solid):  # the sides of an open box (a tray) rise from the very ends of its rule
+            g = [p for p, b in zip(g, solid) if not (b and _at_rule_end(p, rules))]
         fields.append(_without_short_ends(g))
     return fields
 
@@ -952,6 +954,12 @@ def _is_tick(p: _Part, rules: list[_Rule], t: int, solid: bool = True) -> bool:
             return False
     bottom = p.y + p.h
     return any(r.x0 - t <= p.cx <= r.x1 + t and -t <= r.y - bottom <= t + 2 for r in rules)
+
+
+def _at_rule_end(p: _Part, rules: list[_Rule]) -> bool:
+    """Whether a bar stands on one end of a rule (within its own width): the side of a printed box."""
+    reach = max(2.0, p.w)
+    return any(min(abs(p.cx - r.x0), abs(p.cx - r.x1)) <= reach and -2 <= r.y - (p.y + p.h) <= 2 for r in rules)
 
 
 def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer | None = None) -> list[Glyph]:

@@ -569,3 +569,16 @@ def test_thin_digit_broken_across_its_middle_is_one_glyph(mnist_test) -> None:  
     glyphs = segment(page)
     assert [(g.field, g.index) for g in glyphs] == [(1, 1), (1, 2)]
     assert all(g.h >= 20 for g in glyphs)
+
+
+def test_sides_of_an_open_box_are_not_ones(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A one-digit field printed as a tray (a rule with short sides rising from its ends): the
+    sides, nearly as tall as the digit, are not read as 1s on either side of it."""
+    page = np.full((200, 300), 245, np.uint8)
+    x0, x1, y = 100, 165, 150
+    cv2.line(page, (x0, y), (x1, y), 60, 2)
+    for x in (x0, x1):
+        cv2.line(page, (x, y - 33), (x, y), 60, 1)
+    draw_digits(page, [digit_ink(_pick(mnist_test, "6")[0], 45)], 123, y - 3, gap=0)
+    glyphs = segment(page)
+    assert len(glyphs) == 1 and 118 <= glyphs[0].x <= 128 and glyphs[0].h >= 40
