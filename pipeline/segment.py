@@ -416,23 +416,33 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
     # short underlines (a one- or two-digit field): a solid run shorter than a rule, but reaching
     # past both sides of the ink standing on it, or (a hairline) at least 1.5 x as long as that
     # ink is tall, or on its own with no ink hanging under it (a digit's own bar or base is none
-    # of these: the detached bar of a 5 or a 7 has the digit under it)
-    short = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, (cfg.line_min_length // 2) | 1), np.uint8))
-    short = cv2.bitwise_and(short, cv2.bitwise_not(hmask))
+    # of these: the detached bar of a 5 or a 7 has the digit under it). A second pass takes runs
+    # down to a quarter of a rule (under one small digit) that have no ink at all under them and
+    # are longer than the ink on them is tall: the bar of a 4 has its stem under it.
     ruled = hmask.copy()  # the long rules and box lines found so far
-    if short.any():
+    half = cfg.line_min_length // 2
+    for shortest in (half, half // 2):
+        short = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, shortest | 1), np.uint8))
+        short = cv2.bitwise_and(short, cv2.bitwise_not(hmask))
+        if not short.any():
+            continue
         n, labels, stats, _ = _components(short)
         for i in range(1, n):
             x, y, w, h, area = stats[i]
             if (h > t or w >= cfg.line_min_length or boxed[y : y + h, x : x + w].any()
                     or ruled[y + h : y + h + 3 * t, x : x + w].any()):  # a field has one line under it
                 continue
+            if shortest < half and w > half:  # the first pass judged the runs this long
+                continue
             # the ink standing on it: what is joined to it, seen in a window around it
             y0, x0, x1 = max(0, y - 2 * w), max(0, x - w), min(binary.shape[1], x + 2 * w)
             _, wl, ws, _ = _components(binary[y0 : y + h, x0:x1])
             on = np.unique(wl[y - y0 :, x - x0 : x - x0 + w])
             tall = max(int(ws[k, 3]) for k in on if k)
-            alone = tall == h and not binary[y + h : y + h + w // 2, x : x + w].any()  # no ink on it or under it
+            under = binary[y + h : y + h + w // 2, x : x + w].any()
+            if shortest < half and (under or w < 1.2 * (tall - h)):
+                continue
+            alone = tall == h and not under  # no ink on it or under it
             if alone or (h <= 3 and w >= 1.5 * (tall - h)) or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h):
                 hmask[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i] = 255
                 rules.append(_Rule(int(x), int(x + w), int(y)))

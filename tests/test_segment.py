@@ -582,3 +582,18 @@ def test_sides_of_an_open_box_are_not_ones(mnist_test) -> None:  # type: ignore[
     draw_digits(page, [digit_ink(_pick(mnist_test, "6")[0], 45)], 123, y - 3, gap=0)
     glyphs = segment(page)
     assert len(glyphs) == 1 and 118 <= glyphs[0].x <= 128 and glyphs[0].h >= 40
+
+
+def test_underline_shorter_than_half_a_rule_under_one_small_digit_is_removed(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """"Score: 3" with a 38 px underline through the foot of the 3: too short for a rule (60 px),
+    still not part of the digit; the bar of a 5 (ink under it) is kept."""
+    page = np.full((200, 400), 245, np.uint8)
+    three = digit_ink(_pick(mnist_test, "3")[0], 20)
+    draw_digits(page, [three], 110, 120, gap=0)
+    cv2.line(page, (100, 118), (137, 118), 60, 2)
+    draw_digits(page, [digit_ink(_pick(mnist_test, "5", 50)[0], 60)], 250, 150, gap=0)
+    glyphs = segment(page)
+    assert len(glyphs) == 2
+    small, big = sorted(glyphs, key=lambda g: g.h)
+    assert small.w <= three.shape[1] + 1 and small.h >= 16  # the 3 alone, in one piece
+    assert big.h >= 55 and big.w >= 55  # the 5 whole, its bar on it
