@@ -108,6 +108,43 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
     return idx[keep[0] : keep[-1] + 1] if keep else []
 
 
+def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, cfg: ScanConfig) -> tuple[list[int], list[int], list[int]]:
+    """A field's glyphs -> (words before, the value, words after), cut at word spaces (``value_gap``
+    x the height of its digits) between words and a value: words are glyphs of which over
+    ``text_share`` are classified "not a digit", the one next to the space among them; the value
+    reads clearly, each digit at 0.5 or more ("Phone 7034607", whose h reads as a 1, is cut
+    before the 7; in "Account no." the "no." is not a value).
+
+    Example:
+        >>> from pipeline.segment import Glyph
+        >>> gl = [Glyph(x, 0, 10, 20, None, 1, 1, k) for k, x in enumerate([0, 11, 22, 60, 71])]
+        >>> conf, nd = np.array([0.0, 0.9, 0.0, 1.0, 0.9]), np.array([1.0, 0.1, 1.0, 0.0, 0.0])
+        >>> p = Predictions(np.array([2, 1, 2, 7, 0]), conf, np.zeros(5, int), 1 - conf, np.zeros((5, 11)), nd)
+        >>> split_words([0, 1, 2, 3, 4], gl, p, ScanConfig())
+        ([0, 1, 2], [3, 4], [])
+    """
+    rejected = p.not_digit >= cfg.reject_threshold
+    digits = trim_rejected(idx, rejected)
+    if not digits:
+        return [], idx, []
+    space = cfg.value_gap * float(np.median([glyphs[i].h for i in digits]))
+    cuts = [k for k in range(1, len(idx))
+            if glyphs[idx[k]].x - max(glyphs[i].x + glyphs[i].w for i in idx[:k]) >= space]
+
+    def words(part: list[int]) -> bool:
+        return bool(rejected[part].mean() > cfg.text_share)
+
+    def value(part: list[int]) -> bool:  # every glyph (letters after it aside) read clearly as a digit
+        conf = p.confidence[trim_rejected(part, rejected)]
+        return bool(len(conf) and conf.min() >= 0.5 and np.median(conf) >= cfg.value_confidence)
+
+    # the words end (or start) with a letter next to the space
+    start = max([k for k in cuts if rejected[idx[k - 1]] and words(idx[:k]) and value(idx[k:])], default=0)
+    end = min([k for k in cuts if k > start and rejected[idx[k]] and words(idx[k:]) and value(idx[start:k])],
+              default=len(idx))
+    return idx[:start], idx[start:end], idx[end:]
+
+
 def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Digit and field rows of a classified page: fields that read as printed text are dropped,
     and glyphs classified "not a digit" at the ends of the others are left out (see :func:`trim_rejected`)
@@ -127,24 +164,18 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
         by_field.setdefault(g.field, []).append(i)
     digits, fields, dropped, number = [], [], 0, 0
     rejected = p.not_digit >= sc.reject_threshold
-    # rejected ends a word space or more away from the rest of their field (the letters of a label
-    # or unit grouped with the number) are judged as words of their own, the rest as the value
+    # words a word space or more away from the rest of their field (the letters of a label or
+    # unit grouped with the number) are judged as words of their own, the rest as the value
     # beside them; a rejected glyph close to the digits stays with them (a digit read poorly)
-    core = {f: trim_rejected(idx, rejected) for f, idx in by_field.items()}
-    gl = r.glyphs
     judged: dict[int, list[int]] = {}
+    core: dict[int, list[int]] = {}
     for f, idx in by_field.items():
-        judged[f] = idx
-        if not core[f]:
-            continue
-        start, end = idx.index(core[f][0]), idx.index(core[f][-1]) + 1
-        space = sc.value_gap * float(np.median([gl[i].h for i in core[f]]))
-        if start and gl[core[f][0]].x - max(gl[i].x + gl[i].w for i in idx[:start]) >= space:
-            judged[-2 * f], idx = idx[:start], idx[start:]
-            end -= start
-        if end < len(idx) and min(gl[i].x for i in idx[end:]) - max(gl[i].x + gl[i].w for i in idx[:end]) >= space:
-            judged[-2 * f - 1], idx = idx[end:], idx[:end]
-        judged[f] = idx
+        before, value, after = split_words(idx, r.glyphs, p, sc)
+        judged[f], core[f] = value, trim_rejected(value, rejected)
+        if before:
+            judged[-2 * f] = before
+        if after:
+            judged[-2 * f - 1] = after
     printed = printed_fields(r.glyphs, judged, p, sc)
     for f, idx in by_field.items():
         idx = core[f] if f not in printed else []

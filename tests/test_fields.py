@@ -148,3 +148,19 @@ def test_rest_of_a_bold_word_after_its_rejected_letter_is_dropped() -> None:
     room = [(1, 100, 8, 0.01, 0.98), (1, 114, 0, 0.62, 0.38), (1, 128, 0, 0.62, 0.38), (1, 142, 1, 0.93, 0.07),
             (1, 149, 1, 0.28, 0.70), (1, 156, 1, 0.99, 0.0), (1, 163, 1, 0.94, 0.06)]
     assert _texts(_result(room)) == []
+
+
+def test_value_grouped_with_a_label_whose_letter_reads_as_a_digit_is_kept() -> None:
+    """"Phone 7034607" as one field: its h reads clearly as a 1, so the field does not start with
+    a rejected glyph; cut at the word space after the label's last letter, the number is kept."""
+    label = [(1, 100, 9, 0.0, 1.0), (1, 114, 1, 0.96, 0.04)] + [(1, 128 + 14 * k, 4, 0.01, 0.98) for k in range(3)]
+    value = [(1, 190 + 14 * k, d, 0.99, 0.0) for k, d in enumerate([7, 0, 3, 4, 6, 0, 7])]
+    assert _texts(_result(label + value)) == ["7034607"]
+
+
+def test_label_whose_last_word_reads_as_digits_is_not_a_value() -> None:
+    """"Account no." as one field: the "no." after the word space reads as digits, one of them
+    poorly; it is not a value cut off from its label."""
+    account = [(1, 100 + 14 * k, 4, 0.01, 0.98) for k in range(5)]
+    no = [(1, 190, 1, 0.79, 0.1), (1, 204, 1, 0.36, 0.3), (1, 218, 0, 0.93, 0.05)]
+    assert _texts(_result(account + no)) == []
