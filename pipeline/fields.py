@@ -111,9 +111,10 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
 def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, cfg: ScanConfig) -> tuple[list[int], list[int], list[int]]:
     """A field's glyphs -> (words before, the value, words after), cut at word spaces (``value_gap``
     x the height of its digits) between words and a value: words are glyphs of which over
-    ``text_share`` are classified "not a digit", the one next to the space among them; the value
-    reads clearly, each digit at 0.5 or more ("Phone 7034607", whose h reads as a 1, is cut
-    before the 7; in "Account no." the "no." is not a value).
+    ``text_share`` are classified "not a digit"; the value reads clearly, each digit at 0.5 or
+    more; of several such spaces, the one with the most letters on the words' side and the
+    fewest on the value's ("Phone 7034607", whose h reads as a 1, is cut before the 7; in
+    "Account no." the "no." is not a value).
 
     Example:
         >>> from pipeline.segment import Glyph
@@ -138,10 +139,14 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, cfg: ScanCo
         conf = p.confidence[trim_rejected(part, rejected)]
         return bool(len(conf) and conf.min() >= 0.5 and np.median(conf) >= cfg.value_confidence)
 
-    # the words end (or start) with a letter next to the space
-    start = max([k for k in cuts if rejected[idx[k - 1]] and words(idx[:k]) and value(idx[k:])], default=0)
-    end = min([k for k in cuts if k > start and rejected[idx[k]] and words(idx[k:]) and value(idx[start:k])],
-              default=len(idx))
+    def share(part: list[int]) -> float:
+        return float(rejected[part].mean()) if part else 0.0
+
+    # of the spaces between words and a value, the one that parts letters from digits best
+    start = max([k for k in cuts if words(idx[:k]) and value(idx[k:])],
+                key=lambda k: share(idx[:k]) - share(idx[k:]), default=0)
+    end = max([k for k in cuts if k > start and words(idx[k:]) and value(idx[start:k])],
+              key=lambda k: share(idx[k:]) - share(idx[start:k]), default=len(idx))
     return idx[:start], idx[start:end], idx[end:]
 
 

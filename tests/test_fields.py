@@ -164,3 +164,16 @@ def test_label_whose_last_word_reads_as_digits_is_not_a_value() -> None:
     account = [(1, 100 + 14 * k, 4, 0.01, 0.98) for k in range(5)]
     no = [(1, 190, 1, 0.79, 0.1), (1, 204, 1, 0.36, 0.3), (1, 218, 0, 0.93, 0.05)]
     assert _texts(_result(account + no)) == []
+
+
+def test_label_ending_in_letters_read_as_digits_is_cut_where_letters_and_digits_part_best() -> None:
+    """"Total 849944" as one field, its o and l read as 0 and 1: the value is what follows the
+    label; and a number with a wide gap inside it after its label is cut from the label only."""
+    total = [(1, 100, 7, 0.05, 0.9), (1, 114, 0, 0.99, 0.0), (1, 128, 7, 0.02, 0.9), (1, 142, 3, 0.1, 0.85),
+             (1, 156, 1, 0.97, 0.03)]
+    value = [(1, 190 + 14 * k, d, 0.99, 0.0) for k, d in enumerate([8, 4, 9, 9, 4, 4])]
+    assert _texts(_result(total + value)) == ["849944"]
+    label = [(1, 100 + 14 * k, 4, 0.01, 0.98) for k in range(4)]  # ends at x = 154
+    first = [(1, 180 + 14 * k, d, 0.99, 0.0) for k, d in enumerate([2, 0, 1, 2, 2, 0])]  # ends at x = 262
+    second = [(1, 290, 2, 0.99, 0.0), (1, 304, 3, 0.99, 0.0)]
+    assert _texts(_result(label + first + second)) == ["20122023"]
