@@ -110,7 +110,7 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
 
 def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, cfg: ScanConfig) -> tuple[list[int], list[int], list[int]]:
     """A field's glyphs -> (words before, the value, words after), cut at word spaces (``value_gap``
-    x the height of its digits) between words and a value: words are glyphs of which over
+    x the median height of its glyphs) between words and a value: words are glyphs of which over
     ``text_share`` are classified "not a digit"; the value reads clearly, each digit at 0.5 or
     more; of several such spaces, the one with the most letters on the words' side and the
     fewest on the value's ("Phone 7034607", whose h reads as a 1, is cut before the 7; in
@@ -128,7 +128,7 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, cfg: ScanCo
     digits = trim_rejected(idx, rejected)
     if not digits:
         return [], idx, []
-    space = cfg.value_gap * float(np.median([glyphs[i].h for i in digits]))
+    space = cfg.value_gap * float(np.median([glyphs[i].h for i in idx]))  # small letters beside a tall digit
     cuts = [k for k in range(1, len(idx))
             if glyphs[idx[k]].x - max(glyphs[i].x + glyphs[i].w for i in idx[:k]) >= space]
 

@@ -177,3 +177,15 @@ def test_label_ending_in_letters_read_as_digits_is_cut_where_letters_and_digits_
     first = [(1, 180 + 14 * k, d, 0.99, 0.0) for k, d in enumerate([2, 0, 1, 2, 2, 0])]  # ends at x = 262
     second = [(1, 290, 2, 0.99, 0.0), (1, 304, 3, 0.99, 0.0)]
     assert _texts(_result(label + first + second)) == ["20122023"]
+
+
+def test_tall_value_with_its_unit_close_after_it_is_kept() -> None:
+    """"Hours: [3] hrs": a 3 written tall in a box, the unit's small letters a short word space
+    after it (under half the 3's height, over half of the field's median) are cut off as words."""
+    from dataclasses import replace
+
+    label = [(1, 100 + 14 * k, 4, 0.01, 0.98) for k in range(6)]  # ends at x = 182
+    unit = [(2, 320 + 14 * k, 4, 0.01, 0.98) for k in range(3)]
+    r = _result(label + [(2, 270, 3, 0.99, 0.0)] + unit)
+    r.glyphs[6] = replace(r.glyphs[6], y=70, w=34, h=50)  # the 3 ends at x = 304, 16 px before the h
+    assert _texts(r) == ["3"]
