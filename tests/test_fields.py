@@ -189,3 +189,18 @@ def test_tall_value_with_its_unit_close_after_it_is_kept() -> None:
     r = _result(label + [(2, 270, 3, 0.99, 0.0)] + unit)
     r.glyphs[6] = replace(r.glyphs[6], y=70, w=34, h=50)  # the 3 ends at x = 304, 16 px before the h
     assert _texts(r) == ["3"]
+
+
+def test_tall_value_before_a_unit_in_small_print_is_kept() -> None:
+    """"Amount: 9744 dollars": the unit's small print a word space of its own size after the tall
+    handwritten value (less than half the value's height) does not make the value a word."""
+    from dataclasses import replace
+
+    label = [(1, 100 + 14 * k, 4, 0.01, 0.98) for k in range(7)]  # ends at x = 196
+    value = [(2, 250 + 24 * k, d, 0.99, 0.0) for k, d in enumerate([9, 7, 4, 4])]  # 22 px wide: ends at x = 344
+    unit = [(3, 358 + 14 * k, d, c, nd) for k, (d, c, nd) in
+            enumerate([(4, 0.0, 1.0), (0, 0.99, 0.0), (1, 0.98, 0.0), (1, 0.97, 0.0), (4, 0.0, 1.0), (4, 0.0, 1.0)])]
+    r = _result(label + value + unit)
+    for k in range(7, 11):
+        r.glyphs[k] = replace(r.glyphs[k], y=84, w=22, h=36)
+    assert _texts(r) == ["9744"]
