@@ -86,7 +86,7 @@ class ScanConfig:
     reject_threshold: float = 0.5  # glyphs whose "not a digit" probability reaches this are not digits ...
     text_share: float = 0.4  # ... and a phrase with more than this share of them is printed text: dropped
     text_median: float = 0.6  # a phrase whose median digit confidence is under this is dropped too
-    value_gap: float = 0.5  # a clear digit field this x its height away from a printed label is its value: kept
+    value_gap: float = 0.5  # a clear digit field this x its (or the label's smaller) height away from a printed label is its value
     value_confidence: float = 0.85  # a field reads clearly as digits: none rejected, median confidence this or more
     text_not_digit: float = 0.3  # a field whose glyphs' mean "not a digit" probability exceeds this is text: dropped
     runtime: str = "auto"
