@@ -109,6 +109,32 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
     return idx[keep[0] : keep[-1] + 1] if keep else []
 
 
+END_HEIGHT = 0.8  # a rejected end glyph this x as tall as the number's digits ...
+END_GAP = 1.2  # ... and at most this x their widest gap from them is one more digit, read poorly
+
+
+def keep_digit_ends(idx: list[int], core: list[int], glyphs: list[Glyph]) -> list[int]:
+    """``core`` (``idx`` without its rejected ends) given back a rejected glyph at either end that
+    looks like one more digit of the number: alone at that end, as tall as the digits (``END_HEIGHT``
+    of their median) and as close to its neighbour as they are to each other (``END_GAP`` x their
+    widest gap). A digit the model reads poorly is kept, and flagged, rather than silently
+    lost; a label's colon or its last letter, shorter or set apart, is still left out."""
+    if len(core) < 2 or core == idx:
+        return core
+    h = float(np.median([glyphs[i].h for i in core]))
+    gaps = [glyphs[b].x - (glyphs[a].x + glyphs[a].w) for a, b in zip(core, core[1:])]
+    reach = END_GAP * max(max(gaps), 0.1 * h)
+    start, end = idx.index(core[0]), idx.index(core[-1])
+    out = list(core)
+    if start == 1 and glyphs[idx[0]].h >= END_HEIGHT * h:
+        if glyphs[core[0]].x - (glyphs[idx[0]].x + glyphs[idx[0]].w) <= reach:
+            out.insert(0, idx[0])
+    if end == len(idx) - 2 and glyphs[idx[-1]].h >= END_HEIGHT * h:
+        if glyphs[idx[-1]].x - (glyphs[core[-1]].x + glyphs[core[-1]].w) <= reach:
+            out.append(idx[-1])
+    return out
+
+
 def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, cfg: ScanConfig) -> tuple[list[int], list[int], list[int]]:
     """A field's glyphs -> (words before, the value, words after), cut at word spaces (``value_gap``
     x the median height of its glyphs) between words and a value: words are glyphs of which over
@@ -177,7 +203,7 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
     core: dict[int, list[int]] = {}
     for f, idx in by_field.items():
         before, value, after = split_words(idx, r.glyphs, p, sc)
-        judged[f], core[f] = value, trim_rejected(value, rejected)
+        judged[f], core[f] = value, keep_digit_ends(value, trim_rejected(value, rejected), r.glyphs)
         if before:
             judged[-2 * f] = before
         if after:

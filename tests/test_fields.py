@@ -60,7 +60,8 @@ def test_value_touching_its_label_is_not_taken_for_a_value() -> None:
 def test_rejected_glyphs_are_trimmed_at_the_ends_only() -> None:
     reads = [(8, 0.02, 0.97), (1, 0.99, 0.0), (2, 0.1, 0.85), (3, 0.99, 0.0), (4, 0.98, 0.0), (5, 0.99, 0.0),
              (6, 0.97, 0.0), (0, 0.05, 0.9)]
-    digits, fields, _ = page_rows(_result([(1, 100 + 14 * k, *read) for k, read in enumerate(reads)]), CFG)
+    xs = [94] + [100 + 14 * k for k in range(1, 7)] + [204]  # the end glyphs set apart a little: label marks
+    digits, fields, _ = page_rows(_result([(1, x, *read) for x, read in zip(xs, reads)]), CFG)
     assert [f["text"] for f in fields] == ["123456"]
     assert [d["index"] for d in digits] == [1, 2, 3, 4, 5, 6]
     assert [d["needs_review"] for d in digits] == [False, True, False, False, False, False]  # the doubtful one
@@ -110,7 +111,7 @@ def test_half_hearted_reading_left_after_trimming_is_dropped() -> None:
     "not a digit" mass (mean over 0.3 once the R is trimmed) is text, not a number."""
     word = [(1, 100, 7, 0.0, 1.0), (1, 114, 0, 0.55, 0.45), (1, 128, 0, 0.6, 0.4), (1, 142, 1, 0.7, 0.3)]
     assert _texts(_result(word)) == []
-    clear = [(1, 100, 7, 0.0, 1.0), (1, 114, 0, 0.95, 0.05), (1, 128, 0, 0.9, 0.1), (1, 142, 1, 0.97, 0.03)]
+    clear = [(1, 96, 7, 0.0, 1.0), (1, 114, 0, 0.95, 0.05), (1, 128, 0, 0.9, 0.1), (1, 142, 1, 0.97, 0.03)]
     assert _texts(_result(clear)) == ["001"]  # the same field read clearly keeps its digits
 
 
@@ -204,3 +205,18 @@ def test_tall_value_before_a_unit_in_small_print_is_kept() -> None:
     for k in range(7, 11):
         r.glyphs[k] = replace(r.glyphs[k], y=84, w=22, h=36)
     assert _texts(r) == ["9744"]
+
+
+def test_poorly_read_digit_at_the_end_of_a_number_is_kept_and_flagged() -> None:
+    """The last digit of 508044094 reads as "not a digit" (an open 4 like a +): as tall as the
+    others and as close, it is one more digit, kept and flagged for review, not silently dropped;
+    a colon after the number (short) is still left out."""
+    reads = [(5, 0.97, 0.0), (0, 0.94, 0.05), (8, 1.0, 0.0), (0, 1.0, 0.0), (4, 0.99, 0.0), (4, 1.0, 0.0),
+             (0, 1.0, 0.0), (9, 1.0, 0.0), (4, 0.42, 0.58)]
+    r = _result([(1, 100 + 14 * k, *read) for k, read in enumerate(reads)])
+    digits, fields, _ = page_rows(r, CFG)
+    assert [f["text"] for f in fields] == ["508044094"] and digits[-1]["needs_review"]
+    from dataclasses import replace
+
+    r.glyphs[-1] = replace(r.glyphs[-1], y=112, h=8)  # a colon's lower dot, say
+    assert _texts(r) == ["50804409"]
