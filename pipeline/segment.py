@@ -112,8 +112,15 @@ def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, None]:
     return n, labels, stats, None
 
 
+FAINT = 0.4  # strokes apart from other ink that reach this share of the strong cut are pencil (binarize)
+
+
 def binarize(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> np.ndarray:
     """Ink mask robust to uneven light and grey paper: local background minus pixel, hysteresis.
+
+    The strong cut comes from the page's Otsu threshold, which bold print raises above a faint
+    pencil's contrast; strokes apart from the ink found that way are taken whole at the low cut
+    when they reach ``FAINT`` of the strong cut (and 1.5 x ``min_contrast``) and a digit's height.
 
     Args:
         gray: (H, W) uint8 page, dark ink on light paper (a mostly dark page is inverted first).
@@ -157,7 +164,25 @@ def binarize(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> np.ndarr
         keep[labels[sure[:, 1], sure[:, 0]]] = True
     keep[0] = False
     pts = cv2.findNonZero(candidate).reshape(-1, 2)
-    out[pts[:, 1], pts[:, 0]] = np.where(keep[labels[pts[:, 1], pts[:, 0]]], 255, 0)
+    kept = keep[labels[pts[:, 1], pts[:, 0]]]
+    out[pts[:, 1], pts[:, 0]] = np.where(kept, 255, 0)
+    # faint pencil on a page whose bold print sets the strong cut too high: its strokes are among
+    # the weak ink left out, found again whole at the low floor
+    low, faint = cfg.min_contrast * 0.6, max(cfg.min_contrast * 1.5, FAINT * strong)
+    if weak > low and faint < strong and not kept.all():
+        cand = cv2.compare(ink, float(np.floor(low)), cv2.CMP_GT)
+        cand &= cv2.bitwise_not(cv2.dilate(out, np.ones((3, 3), np.uint8)))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
+        reach = cv2.findNonZero(cand & cv2.compare(ink, faint, cv2.CMP_GE))
+        if reach is not None:
+            reach = reach.reshape(-1, 2)
+            keep = np.zeros(n, bool)
+            keep[labels[reach[:, 1], reach[:, 0]]] = True
+            keep &= stats[:, cv2.CC_STAT_HEIGHT] >= cfg.min_height
+            keep[0] = False
+            pts = cv2.findNonZero(cand).reshape(-1, 2)
+            on = keep[labels[pts[:, 1], pts[:, 0]]]
+            out[pts[on, 1], pts[on, 0]] = 255
     return out
 
 
@@ -369,6 +394,25 @@ def _runs_past(above: np.ndarray, x: int, w: int, tall: int) -> bool:
     return min(left - x, x + w - right) >= 0.15 * tall
 
 
+def _ticks_at_ends(binary: np.ndarray, x: int, y: int, w: int, t: int) -> bool:
+    """Whether thin upright bars (4 px or taller, no wider than a line, nothing else joined to
+    them above the run) rise from both ends of the run at columns ``x`` to ``x + w`` whose top row
+    is ``y``: the base of a printed comb or tray, too short for a rule. (The sides of a 0 rising
+    from its flat bottom are joined above it.)"""
+    if w < 5 or y < 4:
+        return False
+    above = binary[max(0, y - 4 * t - 8) : y, max(0, x - t) : x + w + t]
+    _, labels, stats, _ = _components(above)
+    edge = min(t, w // 2)
+    x0 = x - max(0, x - t)
+
+    def bar(cols: slice) -> bool:
+        ids = [k for k in np.unique(labels[-1, cols]) if k]
+        return bool(ids) and all(stats[k, 2] <= t and stats[k, 3] >= 4 for k in ids)
+
+    return bar(slice(x0, x0 + edge)) and bar(slice(x0 + w - edge, x0 + w))
+
+
 def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tuple[np.ndarray, list[_Rule]]:
     """Remove printed form structure: long thin horizontal rules, the bars of comb boxes joining
     two rules, and printed boxes of any size.
@@ -429,7 +473,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
         n, labels, stats, _ = _components(short)
         for i in range(1, n):
             x, y, w, h, area = stats[i]
-            if (h > t or w >= cfg.line_min_length or boxed[y : y + h, x : x + w].any()
+            if (h > t or w >= (cfg.line_min_length | 1) or boxed[y : y + h, x : x + w].any()
                     or ruled[y + h : y + h + 3 * t, x : x + w].any()):  # a field has one line under it
                 continue
             if shortest < half and w > half:  # the first pass judged the runs this long
@@ -443,7 +487,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
             if shortest < half and (under or w < 1.2 * (tall - h)):
                 continue
             alone = tall == h and not under  # no ink on it or under it
-            if alone or (h <= 3 and w >= 1.5 * (tall - h)) or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h):
+            if alone or _ticks_at_ends(binary, x, y, w, t) or (h <= 3 and w >= 1.5 * (tall - h)) or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h):
                 hmask[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i] = 255
                 rules.append(_Rule(int(x), int(x + w), int(y)))
     if not rules:

@@ -597,3 +597,37 @@ def test_underline_shorter_than_half_a_rule_under_one_small_digit_is_removed(mni
     small, big = sorted(glyphs, key=lambda g: g.h)
     assert small.w <= three.shape[1] + 1 and small.h >= 16  # the 3 alone, in one piece
     assert big.h >= 55 and big.w >= 55  # the 5 whole, its bar on it
+
+
+def test_faint_pencil_beside_bold_print_is_found(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """Bold print sets the page's strong ink cut far above a faint pencil's contrast: the pencil
+    digits, on their own away from other ink, are still taken whole."""
+    page = np.full((300, 600), 235, np.uint8)
+    for k in range(6):  # a bold printed label: dark, heavy strokes
+        cv2.rectangle(page, (40 + 30 * k, 100), (60 + 30 * k, 140), 20, -1)
+    faint = [digit_ink(m, 30) for m in _pick(mnist_test, "372")]
+    draw_digits(page, faint, 300, 140, gap=10, ink=190)  # contrast 45 on this paper
+    glyphs = [g for g in segment(page) if g.x >= 290]
+    assert len(glyphs) == 3 and all(g.h >= 27 for g in glyphs)
+
+
+def test_short_comb_under_a_field_is_removed(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A five-cell comb shorter than a rule (ticks rising from both ends of its base): its base and
+    ticks go, its digits are one field; a 0 with a flat bottom as wide keeps its sides."""
+    page = np.full((300, 600), 245, np.uint8)
+    x0, y, cell = 100, 150, 22  # 115 px: short of a rule
+    cv2.line(page, (x0, y), (x0 + 5 * cell, y), 60, 3)
+    for k in range(6):
+        cv2.line(page, (x0 + k * cell, y - 8), (x0 + k * cell, y), 60, 2)
+    for k, m in enumerate(_pick(mnist_test, "7171")):
+        ink = digit_ink(m, 18)
+        draw_digits(page, [ink], x0 + k * cell + (cell - ink.shape[1]) // 2 + 1, y - 1, gap=0)  # on the base
+    zero = np.zeros((50, 70), np.uint8)
+    cv2.ellipse(zero, (35, 25), (33, 23), 0, 0, 360, 255, 5)
+    zero[43:50, 10:60] = 255  # a flat foot as long as a short underline
+    draw_digits(page, [zero], 400, 200, gap=0)
+    glyphs = segment(page)
+    combed = [g for g in glyphs if g.x < 300]
+    assert len(combed) == 4 and len({g.field for g in combed}) == 1
+    assert all(g.y + g.h <= y for g in combed)  # no base in the digits
+    assert [(g.w >= 65, g.h >= 45) for g in glyphs if g.x >= 300] == [(True, True)]
