@@ -285,12 +285,13 @@ def _runs_like(flags: np.ndarray, thickness: int) -> np.ndarray:
     return out
 
 
-def _regular_runs(flags: np.ndarray) -> np.ndarray:
+def _regular_runs(flags: np.ndarray, gaps: bool = False) -> np.ndarray:
     """``flags`` (1-D bool, the full columns of a box row) without the runs off the row's grid.
 
     The sides of a row of printed boxes are evenly spaced from its first to its last: the grid
     of the most cells whose every side is a run is kept; a run between (a 1 or a 7 filling its
-    box, touching top and bottom) is ink.
+    box, touching top and bottom) is ink. With ``gaps``, up to half of the sides may be missing
+    (a side a digit touches is part of that digit's glyph): the grid hitting the most runs wins.
 
     Example:
         >>> f = np.zeros(31, bool); f[[0, 10, 14, 20, 30]] = True
@@ -304,16 +305,19 @@ def _regular_runs(flags: np.ndarray) -> np.ndarray:
     centres = (starts + ends - 1) / 2.0
     span = centres[-1] - centres[0]
     best: list[int] = [0, len(centres) - 1]
-    for cells in range(2, len(centres)):
+    for cells in range(2, 2 * len(centres) if gaps else len(centres)):
         period = span / cells
         hit = []
         for k in range(cells + 1):
             d = np.abs(centres - (centres[0] + k * period))
-            if d.min() > 0.15 * period:
+            if d.min() <= 0.15 * period:
+                hit.append(int(d.argmin()))
+            elif not gaps:
                 break
-            hit.append(int(d.argmin()))
         else:
-            best = hit
+            # with ``gaps``, sides may be missing (joined to a digit), up to half of them
+            if len(hit) > len(best) and 2 * (cells + 1 - len(hit)) <= cells + 1:
+                best = hit
     out = np.zeros_like(flags)
     for i in best:
         out[starts[i] : ends[i]] = True
@@ -907,7 +911,7 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
             flags = np.zeros(max(p.x + p.w for p in g) - x0, bool)
             for p, b in zip(g, solid):
                 flags[p.x - x0 : p.x - x0 + p.w] |= b
-            grid = _regular_runs(flags)
+            grid = _regular_runs(flags, gaps=True)  # a side touching a digit is part of it
             g = [p for p, b in zip(g, solid) if not (b and grid[p.x - x0 : p.x - x0 + p.w].any())]
         elif any(solid):  # the sides of an open box (a tray) rise from the very ends of its rule
             g = [p for p, b in zip(g, solid) if not (b and _at_rule_end(p, rules))]

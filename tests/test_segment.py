@@ -631,3 +631,23 @@ def test_short_comb_under_a_field_is_removed(mnist_test) -> None:  # type: ignor
     assert len(combed) == 4 and len({g.field for g in combed}) == 1
     assert all(g.y + g.h <= y for g in combed)  # no base in the digits
     assert [(g.w >= 65, g.h >= 45) for g in glyphs if g.x >= 300] == [(True, True)]
+
+
+def test_comb_ticks_nearly_as_tall_as_the_digits_are_not_ones_when_some_touch_a_digit(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """Ticks three quarters of the digits' height on a comb's rule: where a digit touches a
+    tick, that tick is part of the digit, and the grid of the rest has gaps; the rest are still
+    the comb's, not 1s between the digits."""
+    page = np.full((300, 700), 245, np.uint8)
+    x0, y, cell = 60, 200, 62
+    cv2.line(page, (x0, y), (x0 + 8 * cell, y), 40, 2)
+    for k in range(9):
+        cv2.line(page, (x0 + k * cell, y - 34), (x0 + k * cell, y), 40, 2)
+    digits = _pick(mnist_test, "638502")
+    for k, m in zip((0, 1, 2, 4, 5, 6), digits):
+        ink = digit_ink(m, 44)
+        left = x0 + k * cell + (cell - ink.shape[1]) // 2 + 1
+        if k == 2:
+            left = x0 + (k + 1) * cell - ink.shape[1] + 2  # the 8 written over its box's right side
+        draw_digits(page, [ink], left, y - 3, gap=0)
+    glyphs = segment(page)
+    assert len(glyphs) == 6 and all(g.h >= 40 for g in glyphs)
