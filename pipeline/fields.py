@@ -159,15 +159,15 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, cfg: ScanCo
     cuts = [k for k in range(1, len(idx))
             if glyphs[idx[k]].x - max(glyphs[i].x + glyphs[i].w for i in idx[:k]) >= space]
 
+    def share(part: list[int]) -> float:
+        return float(rejected[part].mean()) if part else 0.0
+
     def words(part: list[int]) -> bool:
-        return bool(rejected[part].mean() > cfg.text_share)
+        return share(part) > cfg.text_share
 
     def value(part: list[int]) -> bool:  # every glyph (letters after it aside) read clearly as a digit
         conf = p.confidence[trim_rejected(part, rejected)]
         return bool(len(conf) and conf.min() >= 0.5 and np.median(conf) >= cfg.value_confidence)
-
-    def share(part: list[int]) -> float:
-        return float(rejected[part].mean()) if part else 0.0
 
     # of the spaces between words and a value, the one that parts letters from digits best
     start = max([k for k in cuts if words(idx[:k]) and value(idx[k:])],
@@ -178,11 +178,12 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, cfg: ScanCo
 
 
 def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """Digit and field rows of a classified page: fields that read as printed text are dropped,
-    and glyphs classified "not a digit" at the ends of the others are left out (see :func:`trim_rejected`)
-    (when a word space away from the rest, judged as printed words of their own: a value grouped
-    with its label or unit is kept);
-    a field whose remaining glyphs have a mean "not a digit" probability over ``text_not_digit``
+    """Digit and field rows of a classified page. Words a word space away from the number in
+    its field are cut off and judged as words of their own (:func:`split_words`); fields that
+    read as printed text are dropped (:func:`printed_fields`: a value grouped with its label or
+    unit is kept); glyphs classified "not a digit" at the ends of the rest are left out
+    (:func:`trim_rejected`) unless they look like one more digit (:func:`keep_digit_ends`); a
+    field whose remaining glyphs have a mean "not a digit" probability over ``text_not_digit``
     is dropped too (the "oom" of "Room" once its R is trimmed).
 
     Returns:
