@@ -464,7 +464,8 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
     # short underlines (a one- or two-digit field): a solid run shorter than a rule, but reaching
     # past both sides of the ink standing on it, or (a hairline) at least 1.5 x as long as that
     # ink is tall, or on its own with no ink hanging under it (a digit's own bar or base is none
-    # of these: the detached bar of a 5 or a 7 has the digit under it). A second pass takes runs
+    # of these: the detached bar of a 5 or a 7 has the digit under it), or the base of a short
+    # comb or tray (thin bars rising from both its ends). A second pass takes runs
     # down to a quarter of a rule (under one small digit) that have no ink at all under them and
     # are longer than the ink on them is tall: the bar of a 4 has its stem under it.
     ruled = hmask.copy()  # the long rules and box lines found so far
@@ -491,7 +492,8 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
             if shortest < half and (under or w < 1.2 * (tall - h)):
                 continue
             alone = tall == h and not under  # no ink on it or under it
-            if alone or _ticks_at_ends(binary, x, y, w, t) or (h <= 3 and w >= 1.5 * (tall - h)) or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h):
+            if (alone or _ticks_at_ends(binary, x, y, w, t) or (h <= 3 and w >= 1.5 * (tall - h))
+                    or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h)):
                 hmask[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i] = 255
                 rules.append(_Rule(int(x), int(x + w), int(y)))
     if not rules:
