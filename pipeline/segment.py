@@ -151,20 +151,10 @@ def binarize(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> np.ndarr
     otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     strong = max(float(cfg.min_contrast), otsu)
     weak = max(cfg.min_contrast * 0.6, strong * 0.5)
-    # hysteresis: weak pixels connected to strong ones (indexing only the ink pixels: ink is sparse)
+    # hysteresis: weak pixels connected to strong ones
     candidate = cv2.compare(ink, float(np.floor(weak)), cv2.CMP_GT)  # ink is integer: > floor(t) is > t
-    n, labels = cv2.connectedComponents(candidate, connectivity=8)
+    pts, kept = _hysteresis(candidate, cv2.compare(ink, float(np.floor(strong)), cv2.CMP_GT))
     out = np.zeros_like(g)
-    if n < 2:
-        return out
-    keep = np.zeros(n, bool)
-    sure = cv2.findNonZero(cv2.compare(ink, float(np.floor(strong)), cv2.CMP_GT))
-    if sure is not None:
-        sure = sure.reshape(-1, 2)
-        keep[labels[sure[:, 1], sure[:, 0]]] = True
-    keep[0] = False
-    pts = cv2.findNonZero(candidate).reshape(-1, 2)
-    kept = keep[labels[pts[:, 1], pts[:, 0]]]
     out[pts[:, 1], pts[:, 0]] = np.where(kept, 255, 0)
     # faint pencil on a page whose bold print sets the strong cut too high: its strokes are among
     # the weak ink left out, found again whole at the low floor
@@ -172,18 +162,32 @@ def binarize(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> np.ndarr
     if weak > low and faint < strong and not kept.all():
         cand = cv2.compare(ink, float(np.floor(low)), cv2.CMP_GT)
         cand &= cv2.bitwise_not(cv2.dilate(out, np.ones((3, 3), np.uint8)))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
-        reach = cv2.findNonZero(cand & cv2.compare(ink, faint, cv2.CMP_GE))
-        if reach is not None:
-            reach = reach.reshape(-1, 2)
-            keep = np.zeros(n, bool)
-            keep[labels[reach[:, 1], reach[:, 0]]] = True
-            keep &= stats[:, cv2.CC_STAT_HEIGHT] >= cfg.min_height
-            keep[0] = False
-            pts = cv2.findNonZero(cand).reshape(-1, 2)
-            on = keep[labels[pts[:, 1], pts[:, 0]]]
-            out[pts[on, 1], pts[on, 0]] = 255
+        pts, on = _hysteresis(cand, cand & cv2.compare(ink, faint, cv2.CMP_GE), cfg.min_height)
+        out[pts[on, 1], pts[on, 0]] = 255
     return out
+
+
+def _hysteresis(candidate: np.ndarray, sure: np.ndarray, min_height: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels of ``candidate`` ((N, 2) as x, y) and, for each, whether its 8-connected
+    component holds a pixel of ``sure`` (and is ``min_height`` or more tall). Only the ink
+    pixels are indexed: ink is sparse."""
+    found = cv2.findNonZero(candidate)
+    if found is None:
+        return np.zeros((0, 2), np.int32), np.zeros(0, bool)
+    if min_height:
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
+    else:
+        n, labels = cv2.connectedComponents(candidate, connectivity=8)
+    keep = np.zeros(n, bool)
+    hits = cv2.findNonZero(sure)
+    if hits is not None:
+        hits = hits.reshape(-1, 2)
+        keep[labels[hits[:, 1], hits[:, 0]]] = True
+    if min_height:
+        keep &= stats[:, cv2.CC_STAT_HEIGHT] >= min_height
+    keep[0] = False
+    pts = found.reshape(-1, 2)
+    return pts, keep[labels[pts[:, 1], pts[:, 0]]]
 
 
 def estimate_skew(binary: np.ndarray, max_deg: float = 4.0) -> float:
