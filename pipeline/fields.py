@@ -135,12 +135,13 @@ def keep_digit_ends(idx: list[int], core: list[int], glyphs: list[Glyph]) -> lis
     return out
 
 
-def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, cfg: ScanConfig) -> tuple[list[int], list[int], list[int]]:
+def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, rejected: np.ndarray,
+                cfg: ScanConfig) -> tuple[list[int], list[int], list[int]]:
     """A field's glyphs -> (words before, the value, words after), cut at word spaces (``value_gap``
     x the median height of its glyphs) between words and a value: words are glyphs of which over
-    ``text_share`` are classified "not a digit"; the value reads clearly, each digit at 0.5 or
-    more; of several such spaces, the one with the most letters on the words' side and the
-    fewest on the value's ("Phone 7034607", whose h reads as a 1, is cut before the 7; in
+    ``text_share`` are classified "not a digit" (``rejected``, per glyph of the page); the value
+    reads clearly, each digit at 0.5 or more; of several such spaces, the one with the most
+    letters on the words' side and the fewest on the value's ("Phone 7034607", whose h reads as a 1, is cut before the 7; in
     "Account no." the "no." is not a value).
 
     Example:
@@ -148,10 +149,9 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, cfg: ScanCo
         >>> gl = [Glyph(x, 0, 10, 20, None, 1, 1, k) for k, x in enumerate([0, 11, 22, 60, 71])]
         >>> conf, nd = np.array([0.0, 0.9, 0.0, 1.0, 0.9]), np.array([1.0, 0.1, 1.0, 0.0, 0.0])
         >>> p = Predictions(np.array([2, 1, 2, 7, 0]), conf, np.zeros(5, int), 1 - conf, np.zeros((5, 11)), nd)
-        >>> split_words([0, 1, 2, 3, 4], gl, p, ScanConfig())
+        >>> split_words([0, 1, 2, 3, 4], gl, p, nd >= 0.5, ScanConfig())
         ([0, 1, 2], [3, 4], [])
     """
-    rejected = p.not_digit >= cfg.reject_threshold
     digits = trim_rejected(idx, rejected)
     if not digits:
         return [], idx, []
@@ -203,7 +203,7 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
     judged: dict[int, list[int]] = {}
     core: dict[int, list[int]] = {}
     for f, idx in by_field.items():
-        before, value, after = split_words(idx, r.glyphs, p, sc)
+        before, value, after = split_words(idx, r.glyphs, p, rejected, sc)
         judged[f], core[f] = value, keep_digit_ends(value, trim_rejected(value, rejected), r.glyphs)
         if before:
             judged[-2 * f] = before
