@@ -6,6 +6,7 @@ A pure stage: a :class:`PageResult` (page, glyphs, 28x28 crops, predictions) in,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -121,17 +122,16 @@ def keep_digit_ends(idx: list[int], core: list[int], glyphs: list[Glyph]) -> lis
     lost; a label's colon or its last letter, shorter or set apart, is still left out."""
     if len(core) < 2 or core == idx:
         return core
+    def gap(a: int, b: int) -> int:  # from glyph a to glyph b on its right
+        return glyphs[b].x - (glyphs[a].x + glyphs[a].w)
+
     h = float(np.median([glyphs[i].h for i in core]))
-    gaps = [glyphs[b].x - (glyphs[a].x + glyphs[a].w) for a, b in zip(core, core[1:])]
-    reach = END_GAP * max(max(gaps), 0.1 * h)
-    start, end = idx.index(core[0]), idx.index(core[-1])
+    reach = END_GAP * max(max(gap(a, b) for a, b in pairwise(core)), 0.1 * h)
     out = list(core)
-    if start == 1 and glyphs[idx[0]].h >= END_HEIGHT * h:
-        if glyphs[core[0]].x - (glyphs[idx[0]].x + glyphs[idx[0]].w) <= reach:
-            out.insert(0, idx[0])
-    if end == len(idx) - 2 and glyphs[idx[-1]].h >= END_HEIGHT * h:
-        if glyphs[idx[-1]].x - (glyphs[core[-1]].x + glyphs[core[-1]].w) <= reach:
-            out.append(idx[-1])
+    if idx.index(core[0]) == 1 and glyphs[idx[0]].h >= END_HEIGHT * h and gap(idx[0], core[0]) <= reach:
+        out.insert(0, idx[0])
+    if idx.index(core[-1]) == len(idx) - 2 and glyphs[idx[-1]].h >= END_HEIGHT * h and gap(core[-1], idx[-1]) <= reach:
+        out.append(idx[-1])
     return out
 
 

@@ -1066,8 +1066,8 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
         parts = join_pieces(parts, scorer)
     back = cv2.invertAffineTransform(rot)
     glyphs = []
-    for field_no, (line_no, field) in enumerate(_reading_order(_group(parts, rules, cfg)), start=1):
-        for index, p in enumerate(field, start=1):
+    for field_no, (line_no, members) in enumerate(_reading_order(_group(parts, rules, cfg)), start=1):
+        for index, p in enumerate(members, start=1):
             x, y, bw, bh = _to_page(p, back, (h, w)) if abs(angle) >= 0.2 else (p.x, p.y, p.w, p.h)
             glyphs.append(Glyph(x, y, bw, bh, p.mask, line_no, field_no, index))
     return glyphs
