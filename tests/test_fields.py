@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from pipeline.classify import Predictions
@@ -183,8 +185,6 @@ def test_label_ending_in_letters_read_as_digits_is_cut_where_letters_and_digits_
 def test_tall_value_with_its_unit_close_after_it_is_kept() -> None:
     """"Hours: [3] hrs": a 3 written tall in a box, the unit's small letters a short word space
     after it (under half the 3's height, over half of the field's median) are cut off as words."""
-    from dataclasses import replace
-
     label = [(1, 100 + 14 * k, 4, 0.01, 0.98) for k in range(6)]  # ends at x = 182
     unit = [(2, 320 + 14 * k, 4, 0.01, 0.98) for k in range(3)]
     r = _result(label + [(2, 270, 3, 0.99, 0.0)] + unit)
@@ -195,8 +195,6 @@ def test_tall_value_with_its_unit_close_after_it_is_kept() -> None:
 def test_tall_value_before_a_unit_in_small_print_is_kept() -> None:
     """"Amount: 9744 dollars": the unit's small print a word space of its own size after the tall
     handwritten value (less than half the value's height) does not make the value a word."""
-    from dataclasses import replace
-
     label = [(1, 100 + 14 * k, 4, 0.01, 0.98) for k in range(7)]  # ends at x = 196
     value = [(2, 250 + 24 * k, d, 0.99, 0.0) for k, d in enumerate([9, 7, 4, 4])]  # 22 px wide: ends at x = 344
     unit = [(3, 358 + 14 * k, d, c, nd) for k, (d, c, nd) in
@@ -216,7 +214,5 @@ def test_poorly_read_digit_at_the_end_of_a_number_is_kept_and_flagged() -> None:
     r = _result([(1, 100 + 14 * k, *read) for k, read in enumerate(reads)])
     digits, fields, _ = page_rows(r, CFG)
     assert [f["text"] for f in fields] == ["508044094"] and digits[-1]["needs_review"]
-    from dataclasses import replace
-
     r.glyphs[-1] = replace(r.glyphs[-1], y=112, h=8)  # a colon's lower dot, say
     assert _texts(r) == ["50804409"]
