@@ -17,6 +17,7 @@ BOX = 20  # the digit's long side in the 28x28 image
 TARGET_STROKE = 2.3  # MNIST's median stroke width at the 20 px scale (binary, threshold 127)
 THIN = 1.8  # thicken strokes narrower than this at the 20 px scale
 THICK = 4.5  # thin strokes wider than this
+NARROW = 1.5  # loops narrower than this at the 20 px scale are kept open (they would blur shut)
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -59,6 +60,20 @@ def _adjust_stroke(mask: np.ndarray, scale: float) -> np.ndarray:
     return mask
 
 
+def _narrow_holes(mask: np.ndarray, width: float) -> np.ndarray | None:
+    """The holes of a binary mask (the background its loops enclose) narrower than ``width``
+    pixels on average (2 x area / perimeter, as :func:`stroke_width`), as (H, W) float32 0/1;
+    None when there are none."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return None
+    narrow = [c for c, (_, _, _, parent) in zip(contours, hierarchy[0])
+              if parent >= 0 and 2.0 * cv2.contourArea(c) < width * cv2.arcLength(c, True)]
+    if not narrow:
+        return None
+    return (cv2.drawContours(np.zeros_like(mask), narrow, -1, 1, cv2.FILLED) & (mask == 0)).astype(np.float32)
+
+
 def normalize_mask(mask: np.ndarray) -> np.ndarray:
     """Bring one glyph's binary ink mask to MNIST form.
 
@@ -87,12 +102,16 @@ def normalize_mask(mask: np.ndarray) -> np.ndarray:
     crop = cv2.copyMakeBorder(m[y0 : y0 + h, x0 : x0 + w], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     crop = _adjust_stroke(crop, scale)
     x0, y0, w, h = cv2.boundingRect(crop)
-    crop = crop[y0 : y0 + h, x0 : x0 + w].astype(np.float32)
+    crop = crop[y0 : y0 + h, x0 : x0 + w]
     # aspect-kept resize so the long side is 20 px; area averaging anti-aliases
     scale = BOX / max(h, w)
     nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    small = np.clip(cv2.resize(crop, (nw, nh), interpolation=interp), 0.0, 1.0)
+    small = np.clip(cv2.resize(crop.astype(np.float32), (nw, nh), interpolation=interp), 0.0, 1.0)
+    if scale < 1:  # a loop too narrow to show at this scale (the small loop of a 9) stays open
+        narrow = _narrow_holes(crop, NARROW / scale)
+        if narrow is not None:
+            small = np.clip(small - cv2.resize(narrow, (nw, nh), interpolation=interp), 0.0, 1.0)
     # centre of mass to (14, 14), by whole pixels, as MNIST
     total = small.sum()
     cy = (small.sum(axis=1) * np.arange(nh)).sum() / total

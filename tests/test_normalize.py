@@ -50,6 +50,24 @@ def test_thin_pen_stroke_is_thickened_to_mnist_weight() -> None:
     assert 1.8 <= stroke_width(out > 127) <= 3.6
 
 
+def _has_loop(img: np.ndarray, level: int) -> bool:
+    import cv2
+
+    _, hierarchy = cv2.findContours((img > level).astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    return hierarchy is not None and bool((hierarchy[0][:, 3] >= 0).any())
+
+
+def test_narrow_loop_of_a_large_digit_stays_open() -> None:
+    import cv2
+
+    # a 9 whose loop is a slit 6 px wide in a 135 px glyph: under a pixel at the 20 px scale
+    nine = np.zeros((140, 80), np.uint8)
+    cv2.ellipse(nine, (40, 40), (26, 36), 0, 0, 360, 255, -1)
+    cv2.ellipse(nine, (40, 40), (3, 22), 0, 0, 360, 0, -1)
+    cv2.line(nine, (62, 50), (55, 135), 255, 12)
+    assert _has_loop(normalize_mask(nine), 85)  # averaged shut, the loop would be grey ink
+
+
 def test_mnist_digit_is_nearly_unchanged(mnist_test: tuple[np.ndarray, np.ndarray]) -> None:
     x, _ = mnist_test
     for img in x[:20]:
