@@ -8,6 +8,7 @@ deskewed for the work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable, Sequence
 
 import cv2
@@ -63,6 +64,12 @@ class _Part:
     @property
     def cx(self) -> float:
         return self.x + self.w / 2
+
+    @cached_property
+    def crop(self) -> np.ndarray:
+        """The part as the classifier sees it (28x28), made once: the checks below score a part
+        several times (doubtful, split, attach, join)."""
+        return normalize_mask(self.mask)
 
 
 @dataclass(frozen=True)
@@ -641,7 +648,7 @@ def _doubtful(parts: list[_Part], scorer: Scorer, cfg: SegmentConfig) -> set[int
     cand = [p for p in parts if 0.75 * p.h < p.w <= cfg.split_aspect * p.h]
     if not cand:
         return set()
-    conf, _, digit = _score(scorer, np.stack([normalize_mask(p.mask) for p in cand]))
+    conf, _, digit = _score(scorer, np.stack([p.crop for p in cand]))
     return {id(p) for p, c, d in zip(cand, conf, digit) if c < 0.5 and d >= 0}
 
 
@@ -671,7 +678,7 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         want = max(2, int(round(part.w / (0.7 * part.h))))
         return min(options, key=lambda o: abs(len(o) - want))
     whole = part.w <= 2.1 * part.h  # a 2 or a 7 may be written twice as wide as tall
-    glyphs = np.stack([normalize_mask(p.mask) for o in options for p in o] + ([normalize_mask(part.mask)] if whole else []))
+    glyphs = np.stack([p.crop for o in options for p in o] + ([part.crop] if whole else []))
     conf, not_digit, digit = _score(scorer, glyphs)
     conf = np.clip(conf, 1e-6, 1.0)
     scores, ones, at = [], [], 0
@@ -723,7 +730,7 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
         return parts
     digits = sorted({d for _, d in pairs})
     unions = [_union(parts[d], parts[k]) for k, d in pairs]
-    conf, _, _ = _score(scorer, np.stack([normalize_mask(parts[d].mask) for d in digits] + [normalize_mask(u.mask) for u in unions]))
+    conf, _, _ = _score(scorer, np.stack([parts[d].crop for d in digits] + [u.crop for u in unions]))
     alone = dict(zip(digits, conf[: len(digits)]))
     best: dict[int, tuple[float, int]] = {}  # bar -> (union confidence, pair)
     for n, (k, d) in enumerate(pairs):
@@ -780,7 +787,7 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
         return parts
     singles = sorted({k for pair in pairs for k in pair})
     unions = [_union(parts[i], parts[j]) for i, j in pairs]
-    conf, _, _ = _score(scorer, np.stack([normalize_mask(parts[k].mask) for k in singles] + [normalize_mask(u.mask) for u in unions]))
+    conf, _, _ = _score(scorer, np.stack([parts[k].crop for k in singles] + [u.crop for u in unions]))
     conf = np.clip(conf, 1e-6, 1.0)
     single = dict(zip(singles, conf[: len(singles)]))
     gains = []
