@@ -111,7 +111,8 @@ def normalize_mask(mask: np.ndarray) -> np.ndarray:
     if scale < 1:  # a loop too narrow to show at this scale (the small loop of a 9) stays open
         narrow = _narrow_holes(crop, NARROW / scale)
         if narrow is not None:
-            small = np.clip(small - cv2.resize(narrow, (nw, nh), interpolation=interp), 0.0, 1.0)
+            opened = np.clip(small - cv2.resize(narrow, (nw, nh), interpolation=interp), 0.0, 1.0)
+            small = opened if opened.max() > 0.5 else small  # never a glyph opened away to nothing
     # centre of mass to (14, 14), by whole pixels, as MNIST
     total = small.sum()
     cy = (small.sum(axis=1) * np.arange(nh)).sum() / total
