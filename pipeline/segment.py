@@ -182,7 +182,7 @@ def _hysteresis(candidate: np.ndarray, sure: np.ndarray, min_height: int = 0) ->
     if found is None:
         return np.zeros((0, 2), np.int32), np.zeros(0, bool)
     if min_height:
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(candidate, connectivity=8)
+        n, labels, stats, _ = _components(candidate)
     else:
         n, labels = cv2.connectedComponents(candidate, connectivity=8)
     keep = np.zeros(n, bool)
