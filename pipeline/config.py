@@ -60,7 +60,11 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class SegmentConfig:
-    """Page -> glyphs. Lengths are in pixels of the page as decoded (about 200 dpi in mind)."""
+    """Page -> glyphs. Lengths are in pixels of the page worked on: as decoded, or scaled down to
+    ``work_size`` (about 200 dpi in mind)."""
+
+    work_size: int = 1700  # a page whose shorter side is over 1.15x this (a letter or A4 page scanned finer
+    # than about 230 dpi) is worked on scaled down to it (200 dpi); boxes are still in page pixels; 0: never
 
     min_contrast: int = 24  # ink must be this much darker than the local paper (0-255)
     background_kernel: int = 41  # odd; wider than the widest pen stroke

@@ -42,22 +42,23 @@ def overlay(image: np.ndarray, digits: Sequence[dict[str, Any]], path: Path) -> 
     """
     canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
     canvas = (canvas * 0.6 + 100).astype(np.uint8)  # fade the page so marks stand out
+    k = max(1, round(min(canvas.shape[:2]) / 1700))  # marks as large on a fine scan as at 200 dpi
     fields: dict[Any, list[dict[str, Any]]] = {}
     for d in digits:
         fields.setdefault(d["field"], []).append(d)
         c = colour(d["confidence"])
         x, y, w, h = d["x"], d["y"], d["w"], d["h"]
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), c, 2)
-        scale = max(0.5, min(1.5, h / 50))
-        cv2.putText(canvas, f"{d['digit']}", (x, max(12, y - 4)), FONT, scale, c, 2, cv2.LINE_AA)
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), c, 2 * k)
+        scale = max(0.5, min(1.5 * k, h / 50))
+        cv2.putText(canvas, f"{d['digit']}", (x, max(12, y - 4 * k)), FONT, scale, c, 2 * k, cv2.LINE_AA)
     for number, row in fields.items():
-        x0, y0 = min(d["x"] for d in row) - 4, min(d["y"] for d in row) - 4
-        x1, y1 = max(d["x"] + d["w"] for d in row) + 4, max(d["y"] + d["h"] for d in row) + 4
+        x0, y0 = min(d["x"] for d in row) - 4 * k, min(d["y"] for d in row) - 4 * k
+        x1, y1 = max(d["x"] + d["w"] for d in row) + 4 * k, max(d["y"] + d["h"] for d in row) + 4 * k
         c = colour(min(d["confidence"] for d in row))
-        cv2.rectangle(canvas, (x0, y0), (x1, y1), c, 1)
+        cv2.rectangle(canvas, (x0, y0), (x1, y1), c, k)
         text = "".join(str(d["digit"]) for d in sorted(row, key=lambda d: d["index"]))
-        scale = max(0.45, min(0.9, (y1 - y0) / 80))
-        cv2.putText(canvas, f"#{number} {text}", (x0, y1 + int(22 * scale)), FONT, scale, c, 1, cv2.LINE_AA)
+        scale = max(0.45, min(0.9 * k, (y1 - y0) / 80))
+        cv2.putText(canvas, f"#{number} {text}", (x0, y1 + int(22 * scale)), FONT, scale, c, k, cv2.LINE_AA)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), canvas)
     return path

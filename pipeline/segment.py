@@ -37,7 +37,7 @@ class Glyph:
     """One digit candidate: its box on the page, its ink, and its place in reading order.
 
     ``x, y, w, h`` are page pixels (as decoded). ``mask`` is a (h', w') uint8 array, 255 = ink,
-    in the deskewed frame. ``line``, ``field`` and ``index`` are 1-based; fields are numbered in
+    in the deskewed frame (scaled down, for a page finer than ``SegmentConfig.work_size``). ``line``, ``field`` and ``index`` are 1-based; fields are numbered in
     reading order over the page, ``index`` is the position within the field.
     """
 
@@ -1052,6 +1052,10 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
     g = _check_gray(gray)
     if g.size == 0 or min(g.shape) < 8:
         return []
+    page_shape = g.shape
+    scale = cfg.work_size / min(g.shape) if 0 < 1.15 * cfg.work_size < min(g.shape) else 1.0
+    if scale < 1.0:  # a fine scan: work at about 200 dpi, where the lengths in cfg are meant
+        g = cv2.resize(g, (round(g.shape[1] * scale), round(g.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     binary = binarize(g, cfg)
     angle = estimate_skew(binary, cfg.max_skew_deg)
     h, w = binary.shape
@@ -1075,7 +1079,7 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
     glyphs = []
     for field_no, (line_no, members) in enumerate(_reading_order(_group(parts, rules, cfg)), start=1):
         for index, p in enumerate(members, start=1):
-            x, y, bw, bh = _to_page(p, back, (h, w)) if abs(angle) >= 0.2 else (p.x, p.y, p.w, p.h)
+            x, y, bw, bh = _to_page(p, back / scale, page_shape) if abs(angle) >= 0.2 or scale < 1 else (p.x, p.y, p.w, p.h)
             glyphs.append(Glyph(x, y, bw, bh, p.mask, line_no, field_no, index))
     return glyphs
 
