@@ -37,8 +37,9 @@ class Glyph:
     """One digit candidate: its box on the page, its ink, and its place in reading order.
 
     ``x, y, w, h`` are page pixels (as decoded). ``mask`` is a (h', w') uint8 array, 255 = ink,
-    in the deskewed frame (scaled down, for a page finer than ``SegmentConfig.work_size``). ``line``, ``field`` and ``index`` are 1-based; fields are numbered in
-    reading order over the page, ``index`` is the position within the field.
+    in the deskewed frame (scaled down on a page finer than ``SegmentConfig.work_size``).
+    ``line``, ``field`` and ``index`` are 1-based; fields are numbered in reading order over the
+    page, ``index`` is the position within the field.
     """
 
     x: int
@@ -1079,13 +1080,15 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
     glyphs = []
     for field_no, (line_no, members) in enumerate(_reading_order(_group(parts, rules, cfg)), start=1):
         for index, p in enumerate(members, start=1):
-            x, y, bw, bh = _to_page(p, back / scale, page_shape) if abs(angle) >= 0.2 or scale < 1 else (p.x, p.y, p.w, p.h)
+            moved = abs(angle) >= 0.2 or scale < 1
+            x, y, bw, bh = _to_page(p, back / scale, page_shape) if moved else (p.x, p.y, p.w, p.h)
             glyphs.append(Glyph(x, y, bw, bh, p.mask, line_no, field_no, index))
     return glyphs
 
 
 def _to_page(p: _Part, back: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    """Box of a deskewed part in page pixels: the axis-aligned box of its rotated ink."""
+    """Box of a deskewed (and maybe scaled-down) part in page pixels: the axis-aligned box of its ink
+    taken back to the page by ``back`` (2x3 affine)."""
     ys, xs = np.nonzero(p.mask)
     pts = np.stack([xs + p.x + 0.5, ys + p.y + 0.5, np.ones(len(xs))])
     px, py = back @ pts
