@@ -333,7 +333,7 @@ def segment(
             errors.write([vars(item)])
             continue
         stem = overlay_name(item)[: -len(".png")]
-        for g in find_glyphs(item.image, cfg.segment, lambda x: clf.predict(x).confidence):
+        for g in find_glyphs(item.image, cfg.segment, lambda x: clf.predict(x).confidence, item.dpi):
             name = f"{stem}-f{g.field:03d}-{g.index:02d}"
             cv2.imwrite(str(out / "crops" / f"{name}.png"), normalize_mask(g.mask))
             cv2.imwrite(str(out / "crops" / f"{name}-raw.png"), 255 - g.mask)

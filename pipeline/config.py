@@ -61,10 +61,11 @@ class SourceConfig:
 @dataclass(frozen=True)
 class SegmentConfig:
     """Page -> glyphs. Lengths are in pixels of the page worked on: as decoded, or scaled down to
-    ``work_size`` (about 200 dpi in mind)."""
+    ``work_dpi``."""
 
-    work_size: int = 1700  # a page whose shorter side is over 1.15x this (a letter or A4 page scanned finer
-    # than about 230 dpi) is worked on scaled down to it (200 dpi); boxes are still in page pixels; 0: never
+    work_dpi: int = 200  # a page finer than 1.15x this is worked on scaled down to it; its resolution is
+    # what its file states (PDF: [sources] dpi), else its shorter side taken as 8.5 in; boxes stay in
+    # page pixels; 0: never
 
     min_contrast: int = 24  # ink must be this much darker than the local paper (0-255)
     background_kernel: int = 41  # odd; wider than the widest pen stroke

@@ -124,7 +124,7 @@ def prepare_page(page: Page, cfg: Config, scorer: Scorer, seconds: Counter[str] 
         (0, 28, 28)
     """
     t = time.perf_counter()
-    glyphs = segment(page.image, cfg.segment, scorer)
+    glyphs = segment(page.image, cfg.segment, scorer, page.dpi)
     t2 = time.perf_counter()
     crops = np.stack([normalize_mask(g.mask) for g in glyphs]) if glyphs else np.zeros((0, 28, 28), np.uint8)
     if seconds is not None:

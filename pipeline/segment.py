@@ -37,7 +37,7 @@ class Glyph:
     """One digit candidate: its box on the page, its ink, and its place in reading order.
 
     ``x, y, w, h`` are page pixels (as decoded). ``mask`` is a (h', w') uint8 array, 255 = ink,
-    in the deskewed frame (scaled down on a page finer than ``SegmentConfig.work_size``).
+    in the deskewed frame (scaled down on a page finer than ``SegmentConfig.work_dpi``).
     ``line``, ``field`` and ``index`` are 1-based; fields are numbered in reading order over the
     page, ``index`` is the position within the field.
     """
@@ -1034,13 +1034,18 @@ def _at_rule_end(p: _Part, rules: list[_Rule]) -> bool:
     return any(min(abs(p.cx - r.x0), abs(p.cx - r.x1)) <= reach and -2 <= r.y - (p.y + p.h) <= 2 for r in rules)
 
 
-def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer | None = None) -> list[Glyph]:
+def segment(
+    gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer | None = None, dpi: float = 0.0
+) -> list[Glyph]:
     """Find the handwritten digit candidates on a page, in reading order.
 
     Args:
         gray: (H, W) uint8 page, dark ink on light paper (or fully inverted).
         cfg: tunables.
         scorer: optional classifier (:data:`Scorer`) for choosing how to split, join and attach pieces.
+        dpi: the page's resolution (:attr:`pipeline.sources.Page.dpi`); 0: unknown, the shorter
+            side is taken as 8.5 in (a letter or A4 page). A page finer than 1.15 x
+            ``cfg.work_dpi`` is worked on scaled down to ``cfg.work_dpi``.
 
     Returns:
         Glyphs with page-pixel boxes, grouped into lines and fields. A blank page gives [].
@@ -1054,7 +1059,8 @@ def segment(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig(), scorer: Scor
     if g.size == 0 or min(g.shape) < 8:
         return []
     page_shape = g.shape
-    scale = cfg.work_size / min(g.shape) if 0 < 1.15 * cfg.work_size < min(g.shape) else 1.0
+    dpi = dpi or min(g.shape) / 8.5
+    scale = cfg.work_dpi / dpi if 0 < 1.15 * cfg.work_dpi < dpi else 1.0
     if scale < 1.0:  # a fine scan: work at about 200 dpi, where the lengths in cfg are meant
         g = cv2.resize(g, (round(g.shape[1] * scale), round(g.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     binary = binarize(g, cfg)

@@ -58,12 +58,14 @@ class Page:
 
     ``image`` is (H, W) uint8 grey, or (H, W, 3) uint8 BGR when read with ``color=True``.
     ``source`` is the file path as a string, as found (not resolved); ``page`` is 1-based
-    (1 for single images).
+    (1 for single images). ``dpi`` is the resolution the file states (a PDF: the one it was
+    rendered at), 0 when it states none a scanner would (see :func:`_stated_dpi`).
     """
 
     image: np.ndarray
     source: str
     page: int
+    dpi: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -340,7 +342,7 @@ def _image_pages(fh: BinaryIO, path: str | Path, source: str, max_pixels: int,
             page = _decode_frame(im, fh, path, 1, max_pixels, color)
             if isinstance(page, SourceError):
                 raise page
-            yield Page(page, source, 1)
+            yield Page(page, source, 1, _stated_dpi(im))
             return
         number = 1
         while True:
@@ -358,7 +360,7 @@ def _image_pages(fh: BinaryIO, path: str | Path, source: str, max_pixels: int,
             if isinstance(frame, SourceError):
                 yield PageError(source, number, "decode", frame.error, f"{source} page {number}: {frame.message}")
             else:
-                yield Page(frame, source, number)
+                yield Page(frame, source, number, _stated_dpi(im))
             number += 1
 
 
@@ -390,6 +392,16 @@ def _decode_frame(im: Image.Image, fh: BinaryIO, path: str | Path, number: int, 
         return SourceError("too_large", f"out of memory decoding a {w}x{h} image")
     except Exception as e:  # noqa: BLE001 -- OSError (truncated, decoder error), SyntaxError, ValueError...
         return SourceError("corrupt", f"cannot decode image ({e})")
+
+
+def _stated_dpi(im: Image.Image) -> float:
+    """The resolution an image file states, when it is a scanner's: 100-2400 dpi on both axes
+    (the lower of the two); else 0 (none, or a screen default such as 72 or 96)."""
+    try:
+        x, y = (float(v) for v in im.info.get("dpi", (0, 0)))
+    except (TypeError, ValueError):
+        return 0.0
+    return min(x, y) if 100 <= min(x, y) and max(x, y) <= 2400 else 0.0
 
 
 def _bomb_message(e: Image.DecompressionBombError, max_pixels: int) -> str:
@@ -546,7 +558,7 @@ def _pdf_pages(path: str | Path, source: str, dpi: int, max_pixels: int, color: 
             if isinstance(page, SourceError):
                 yield PageError(source, index + 1, "decode", page.error, f"{source} page {index + 1}: {page.message}")
             else:
-                yield Page(page, source, index + 1)
+                yield Page(page, source, index + 1, float(dpi))
     finally:
         doc.close()
 

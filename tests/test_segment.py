@@ -46,6 +46,20 @@ def test_one_field_in_reading_order(mnist_test) -> None:  # type: ignore[no-unty
         assert abs(g.x - x) <= 2 and abs(g.y - y) <= 2 and abs(g.w - w) <= 3 and abs(g.h - h) <= 3
 
 
+def test_fine_page_worked_on_at_200_dpi_stated_or_guessed(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    page = np.full((400, 800), 240, np.uint8)
+    boxes = draw_digits(page, [digit_ink(m, 90) for m in _pick(mnist_test, "40213")], 100, 250, gap=18)
+    for dpi, work in ((0, 1.0), (200, 1.0), (600, 1 / 3)):  # 0: 400 px taken as 8.5 in, 47 dpi
+        glyphs = segment(page, dpi=dpi)
+        assert _fields(glyphs) == [[1, 2, 3, 4, 5]], dpi
+        for g, (x, y, w, h) in zip(glyphs, boxes):  # boxes in page pixels, masks in the work's
+            assert abs(g.x - x) <= 4 and abs(g.y - y) <= 3 and abs(g.w - w) <= 5 and abs(g.h - h) <= 4
+            assert abs(g.mask.shape[0] - h * work) <= 2, dpi
+    big = cv2.resize(page, None, fx=6, fy=6, interpolation=cv2.INTER_CUBIC)  # 2400 px: guessed 282 dpi
+    assert all(g.mask.shape[0] < 0.8 * g.h for g in segment(big))
+    assert all(g.mask.shape[0] >= g.h - 2 for g in segment(big, dpi=200))  # stated: kept as it is
+
+
 def test_ruled_line_is_removed_but_touching_digits_stay(mnist_test) -> None:  # type: ignore[no-untyped-def]
     page = np.full((400, 900), 245, np.uint8)
     draw_digits(page, [digit_ink(m, 60) for m in _pick(mnist_test, "7193")], 150, 202, gap=14)

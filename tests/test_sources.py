@@ -333,6 +333,20 @@ def test_pdf_pages_at_dpi(tmp_path: Path) -> None:
     # each page owns its pixels (pdfium's bitmap buffer is freed after rendering)
     assert all(p.image.flags.owndata for p in items + half + colour if isinstance(p, Page))
     assert [int(np.median(p.image)) for p in colour if isinstance(p, Page)] == pytest.approx([200, 50], abs=2)
+    assert [p.dpi for p in items + half if isinstance(p, Page)] == [200, 200, 100, 100]
+
+
+def test_a_scanners_stated_resolution_is_kept(tmp_path: Path) -> None:
+    """Segmentation works fine scans at 200 dpi: it needs the resolution a file states, when a
+    scanner would state it (not a screen default, nor nothing)."""
+    img = Image.fromarray(np.full((30, 40), 200, np.uint8))
+    for name, dpi, want in (("a.png", (300, 300), 300), ("b.jpg", (600, 600), 600), ("c.png", (72, 72), 0),
+                            ("d.tif", (204, 98), 0), ("e.jpg", None, 0)):
+        img.save(tmp_path / name, **({"dpi": dpi} if dpi else {}))
+        assert one_page(tmp_path / name).dpi == pytest.approx(want, abs=0.5), name
+    frames = [Image.fromarray(np.full((30, 40), v, np.uint8)) for v in (10, 20)]
+    frames[0].save(tmp_path / "two.tif", save_all=True, append_images=frames[1:], dpi=(400, 400))
+    assert [p.dpi for p in pages_of(tmp_path / "two.tif") if isinstance(p, Page)] == [400, 400]
 
 
 def test_pdf_colour_page_bgr(tmp_path: Path) -> None:
