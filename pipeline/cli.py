@@ -317,7 +317,6 @@ def segment(
     from tqdm import tqdm
 
     from pipeline.export import ERROR_COLUMNS, CsvSink
-    from pipeline.normalize import normalize_mask
     from pipeline.render import overlay_name
     from pipeline.scan import Stats, iter_pages
     from pipeline.segment import segment as find_glyphs
@@ -335,7 +334,7 @@ def segment(
         stem = overlay_name(item)[: -len(".png")]
         for g in find_glyphs(item.image, cfg.segment, lambda x: clf.predict(x).confidence, item.dpi):
             name = f"{stem}-f{g.field:03d}-{g.index:02d}"
-            cv2.imwrite(str(out / "crops" / f"{name}.png"), normalize_mask(g.mask))
+            cv2.imwrite(str(out / "crops" / f"{name}.png"), g.crop)
             cv2.imwrite(str(out / "crops" / f"{name}-raw.png"), 255 - g.mask)
             manifest.write([{"source": item.source, "page": item.page, "line": g.line, "field": g.field,
                              "index": g.index, "x": g.x, "y": g.y, "w": g.w, "h": g.h,

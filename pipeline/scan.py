@@ -45,7 +45,6 @@ from pipeline.export import (
     write_json,
 )
 from pipeline.fields import PageResult, page_rows
-from pipeline.normalize import normalize_mask
 from pipeline.segment import Scorer, segment
 from pipeline.sources import Page, PageError, find_sources, read_pages
 
@@ -113,7 +112,7 @@ def prepare_page(page: Page, cfg: Config, scorer: Scorer, seconds: Counter[str] 
     Args:
         page: a decoded page, ``image`` (H, W) uint8.
         scorer: see :func:`make_scorer`.
-        seconds: if given, ``segment`` and ``normalize`` times are added to it.
+        seconds: if given, the ``segment`` time (normalization included) is added to it.
 
     Returns:
         A :class:`PageResult` with ``crops`` (N, 28, 28) uint8 and ``preds=None``.
@@ -125,11 +124,9 @@ def prepare_page(page: Page, cfg: Config, scorer: Scorer, seconds: Counter[str] 
     """
     t = time.perf_counter()
     glyphs = segment(page.image, cfg.segment, scorer, page.dpi)
-    t2 = time.perf_counter()
-    crops = np.stack([normalize_mask(g.mask) for g in glyphs]) if glyphs else np.zeros((0, 28, 28), np.uint8)
+    crops = np.stack([g.crop for g in glyphs]) if glyphs else np.zeros((0, 28, 28), np.uint8)
     if seconds is not None:
-        seconds["segment"] += t2 - t
-        seconds["normalize"] += time.perf_counter() - t2
+        seconds["segment"] += time.perf_counter() - t
     return PageResult(page, glyphs, crops)
 
 

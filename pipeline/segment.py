@@ -39,7 +39,9 @@ class Glyph:
     ``x, y, w, h`` are page pixels (as decoded). ``mask`` is a (h', w') uint8 array, 255 = ink,
     in the deskewed frame (scaled down on a page finer than ``SegmentConfig.work_dpi``).
     ``line``, ``field`` and ``index`` are 1-based; fields are numbered in reading order over the
-    page, ``index`` is the position within the field.
+    page, ``index`` is the position within the field. ``crop`` is the mask as the classifier reads
+    it, (28, 28) uint8 (:func:`pipeline.normalize.normalize_mask`), set by :func:`segment`, which
+    has mostly made it already while judging the glyph.
     """
 
     x: int
@@ -50,6 +52,7 @@ class Glyph:
     line: int
     field: int
     index: int
+    crop: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -1088,7 +1091,7 @@ def segment(
         for index, p in enumerate(members, start=1):
             moved = abs(angle) >= 0.2 or scale < 1
             x, y, bw, bh = _to_page(p, back / scale, page_shape) if moved else (p.x, p.y, p.w, p.h)
-            glyphs.append(Glyph(x, y, bw, bh, p.mask, line_no, field_no, index))
+            glyphs.append(Glyph(x, y, bw, bh, p.mask, line_no, field_no, index, p.crop))
     return glyphs
 
 
