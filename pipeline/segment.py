@@ -1086,10 +1086,9 @@ def segment(
     if scorer is not None:
         parts = join_pieces(parts, scorer)
     back = cv2.invertAffineTransform(rot)
-    glyphs = []
+    glyphs, moved = [], abs(angle) >= 0.2 or scale < 1
     for field_no, (line_no, members) in enumerate(_reading_order(_group(parts, rules, cfg)), start=1):
         for index, p in enumerate(members, start=1):
-            moved = abs(angle) >= 0.2 or scale < 1
             x, y, bw, bh = _to_page(p, back / scale, page_shape) if moved else (p.x, p.y, p.w, p.h)
             glyphs.append(Glyph(x, y, bw, bh, p.mask, line_no, field_no, index, p.crop))
     return glyphs
