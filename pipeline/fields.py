@@ -78,16 +78,19 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
         return _mostly_clear(by_field[f], p, rejected, cfg)
 
     def reads_as_value(f: int, phrase: list[int]) -> bool:
-        """Clear digits (or a longer number with one doubtful digit inside) a word space or more away
-        from the words (a label before, a unit after);
+        """Clear digits (or a longer number with one doubtful digit inside, or three or more clear
+        ones and a doubtful one at an end) a word space or more away from the words (a label
+        before, a unit after);
         a lone stroke read as 1 is as likely a printed I or l as a value, and a lone ring read as 0 a
         printed o or O (the letters the model cannot tell from those digits), so neither is taken for one."""
         idx, (_, x0, x1, h) = by_field[f], boxes[f]
         # gaps to the words, in word spaces of the smaller writing (small print after a tall value)
         left = [(x0 - boxes[g][2]) / min(h, boxes[g][3]) for g in phrase if boxes[g][2] <= x0]
         right = [(boxes[g][1] - x1) / min(h, boxes[g][3]) for g in phrase if boxes[g][1] >= x1]
-        return (bool(left + right) and min(left + right) >= cfg.value_gap and (clear(f) or mostly_clear(f))
-                and not (len(idx) == 1 and p.digit[idx[0]] in (0, 1)))
+        core = trim_rejected(idx, rejected)  # one doubtful end (two touching digits read as one)
+        clear_core = len(core) >= 3 and len(idx) - len(core) == 1 and _clear(core, p, rejected, cfg)
+        return (bool(left + right) and min(left + right) >= cfg.value_gap
+                and (clear(f) or mostly_clear(f) or clear_core) and not (len(idx) == 1 and p.digit[idx[0]] in (0, 1)))
 
     printed: set[int] = set()
     for phrase in phrases:

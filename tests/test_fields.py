@@ -144,6 +144,18 @@ def test_value_with_one_doubtful_digit_after_its_label_is_kept() -> None:
     assert _texts(_result(label + value[1:3])) == []
 
 
+def test_value_after_its_label_with_a_doubtful_last_digit_is_kept_and_flagged() -> None:
+    """Three clear digits and a last one read as "not a digit" (a 1 and a 0 touching): the value,
+    not a word of the label; before, the whole number was dropped with its label, lost silently.
+    A clear pair with a doubtful end is still too little to tell from letters."""
+    label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]
+    value = [(2, 190, 9, 0.99, 0.0), (2, 204, 4, 0.99, 0.0), (2, 218, 1, 0.99, 0.0), (2, 232, 0, 0.3, 0.69)]
+    digits, fields, _ = page_rows(_result(label + value), CFG)
+    assert [f["text"] for f in fields] == ["9410"] and [d["needs_review"] for d in digits] == [False, False, False, True]
+    short = [(2, 190, 4, 0.99, 0.0), (2, 204, 1, 0.99, 0.0), (2, 218, 0, 0.3, 0.69)]
+    assert _texts(_result(label + short)) == []
+
+
 def test_rest_of_a_bold_word_after_its_rejected_letter_is_dropped() -> None:
     """A bold "Room": its R rejected, its o's read as 0 half-heartedly, its m cut into strokes read
     as 1s (one of them rejected). What is left after trimming the R, right next to it, does not
