@@ -613,11 +613,18 @@ def _mergeable(a: np.ndarray, b: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
             & (uw <= 1.1 * uh) & (((uh <= 1.6 * big_h) & ~side_by_side) | halves))
 
 
-def _cut(part: _Part, cuts: Sequence[int]) -> list[_Part]:
+def _cut(part: _Part, cuts: Sequence[int | np.ndarray]) -> list[_Part]:
+    """The part cut at ``cuts``, left to right: a column, or a column per row (a seam)."""
     pieces = []
+    cols = np.arange(part.w)
     bounds = [0, *cuts, part.w]
-    for x0, x1 in zip(bounds[:-1], bounds[1:]):
-        m = part.mask[:, x0:x1]
+    for c0, c1 in zip(bounds[:-1], bounds[1:]):
+        if np.ndim(c0) == 0 and np.ndim(c1) == 0:
+            m = part.mask[:, c0:c1]
+            x0 = int(c0)
+        else:
+            inside = (cols >= np.reshape(c0, (-1, 1))) & (cols < np.reshape(c1, (-1, 1)))
+            m, x0 = np.where(inside, part.mask, 0).astype(np.uint8), 0
         ys, xs = np.nonzero(m)
         if len(ys) == 0:
             continue
@@ -626,21 +633,59 @@ def _cut(part: _Part, cuts: Sequence[int]) -> list[_Part]:
     return pieces
 
 
+def _windows(part: _Part, n: int) -> list[tuple[int, int, float]]:
+    """For each of the n-1 cuts, the columns searched (lo, hi) and the even split point."""
+    step = part.w / n
+    out = []
+    for k in range(1, n):
+        lo, hi = max(int(k * step - 0.3 * step), 1), min(int(k * step + 0.3 * step) + 1, part.w - 1)
+        out.append((lo, hi, k * step))
+    return out
+
+
 def _cut_points(part: _Part, n: int) -> list[int]:
     """n-1 columns near the even split points where the ink is thinnest."""
     profile = (part.mask > 0).sum(axis=0).astype(np.float64)
-    step = part.w / n
     cuts = []
-    for k in range(1, n):
-        lo, hi = int(k * step - 0.3 * step), int(k * step + 0.3 * step) + 1
-        window = profile[max(lo, 1) : min(hi, part.w - 1)]
+    for lo, hi, even in _windows(part, n):
+        window = profile[lo:hi]
         if len(window) == 0:
-            cuts.append(int(k * step))
+            cuts.append(int(even))
             continue
         # thinnest column; ties broken towards the even split point
-        cols = np.arange(max(lo, 1), max(lo, 1) + len(window))
-        cuts.append(int(cols[np.lexsort((np.abs(cols - k * step), window))[0]]))
+        cols = np.arange(lo, lo + len(window))
+        cuts.append(int(cols[np.lexsort((np.abs(cols - even), window))[0]]))
     return cuts
+
+
+def _seams(part: _Part, n: int) -> list[np.ndarray]:
+    """n-1 seams near the even split points: per row, the column where the cut goes, a path that
+    moves at most one column a row and crosses the least ink (two digits that overlap side by side,
+    the foot of a 2 under the next digit, which no straight cut separates)."""
+    ink = (part.mask > 0).astype(np.float64)
+    seams = []
+    for lo, hi, even in _windows(part, n):
+        if hi - lo < 2:
+            seams.append(np.full(part.h, int(even)))
+            continue
+        cols = np.arange(lo, hi)
+        cost = ink[:, lo:hi] + 0.01 * np.abs(cols - even) / max(1.0, hi - lo)
+        total = cost[0].copy()
+        came = np.zeros((part.h, hi - lo), np.int64)
+        for y in range(1, part.h):
+            left = np.r_[np.inf, total[:-1]]
+            right = np.r_[total[1:], np.inf]
+            stack = np.stack([left, total, right])
+            move = stack.argmin(axis=0)
+            came[y] = move - 1
+            total = stack[move, np.arange(hi - lo)] + cost[y]
+        x = int(total.argmin())
+        path = np.empty(part.h, np.int64)
+        for y in range(part.h - 1, -1, -1):
+            path[y] = x
+            x += int(came[y, x])
+        seams.append(path + lo)
+    return seams
 
 
 def _doubtful(parts: list[_Part], scorer: Scorer, cfg: SegmentConfig) -> set[int]:
@@ -661,7 +706,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     """Split a component much wider than a digit into touching digits.
 
     Also tried, with a probability ``scorer``, when ``doubtful`` (see :func:`_doubtful`) though
-    not that wide. Candidate splits into 2..6 pieces cut at the thinnest columns; with a ``scorer`` the one
+    not that wide. Candidate splits into 2..6 pieces cut at the thinnest columns, and with a
+    ``scorer`` also along the seams that cross the least ink (:func:`_seams`); the one
     whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
     competing when it is not too wide, scored by how sure the classifier is of it as a digit.
     Against a cut whose pieces read as 1s (all, or all but one), it also counts how sure the
@@ -673,6 +719,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         return [part]
     most = int(np.clip(round(part.w / (0.45 * part.h)), 2, 6))
     options = [_cut(part, _cut_points(part, n)) for n in range(2, most + 1)]
+    if scorer is not None:  # and along seams, which the classifier judges against straight cuts
+        options += [_cut(part, _seams(part, n)) for n in range(2, most + 1)]
     options = [o for o in options if len(o) > 1]
     if not options:
         return [part]

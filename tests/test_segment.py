@@ -543,6 +543,18 @@ def test_narrow_one_touching_the_next_digit_is_split(mnist_test, classifier) -> 
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [1, 7]
 
 
+def test_overlapping_digits_no_straight_cut_separates_are_cut_along_a_seam(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 2 whose foot runs under the 0 written over it: every straight cut takes a piece of one
+    digit into the other, so the pair read as one 2; a cut that bends around the strokes reads 2, 0."""
+    page = np.full((300, 600), 240, np.uint8)
+    two, zero = (digit_ink(m, 70) for m in _pick(mnist_test, "20", start=50))
+    draw_digits(page, [two, zero], 100, 200, gap=-6)
+    n, _ = cv2.connectedComponents((page < 128).astype(np.uint8))
+    assert n - 1 == 1
+    glyphs = segment(page, scorer=classifier.proba)
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [2, 0]
+
+
 def test_wide_written_two_stays_one_glyph(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
     """A 2 written nearly twice as wide as tall is one digit: cut in two, one piece reads as no
     digit at all, so the whole glyph, which reads as a 2, competes with the cuts and wins."""
