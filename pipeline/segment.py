@@ -734,8 +734,11 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     conf, not_digit, digit = _score(scorer, glyphs)
     conf = np.clip(conf, 1e-6, 1.0)
     scores, ones, at = [], [], 0
+    loops = _loops(part.mask, part.h)
     for o in options:
         scores.append(float(np.exp(np.log(conf[at : at + len(o)]).mean())))
+        if loops and sum(_loops(p.mask, part.h) for p in o) < loops:
+            scores[-1] *= LOOP_CUT  # a cut through a loop: a wide 0 or 6 falls into a 1 and a 7
         ones.append(bool((digit[at : at + len(o)] == 1).sum() >= len(o) - 1))
         at += len(o)
     best = int(np.argmax(scores))
@@ -744,6 +747,18 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         if keep > scores[best]:
             return [part]
     return options[best]
+
+
+LOOP_CUT = 0.5  # a cut that opens a loop of the part scores this x its confidence
+
+
+def _loops(mask: np.ndarray, height: int) -> int:
+    """Closed loops in a mask: holes of at least (0.15 x ``height``)^2 pixels."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return 0
+    least = (0.15 * height) ** 2
+    return sum(1 for c, hh in zip(contours, hierarchy[0]) if hh[3] >= 0 and cv2.contourArea(c) >= least)
 
 
 def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height: int) -> list[_Part]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline.normalize import normalize_mask
-from pipeline.segment import binarize, estimate_skew, remove_rules, segment
+from pipeline.segment import _Part, binarize, estimate_skew, remove_rules, segment, split_wide
 from tests.conftest import digit_ink, draw_digits
 
 
@@ -553,6 +553,27 @@ def test_overlapping_digits_no_straight_cut_separates_are_cut_along_a_seam(mnist
     assert n - 1 == 1
     glyphs = segment(page, scorer=classifier.proba)
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [2, 0]
+
+
+def test_a_cut_through_a_loop_loses_to_the_whole_glyph() -> None:
+    """A wide 0 cut down the middle gives a "(" and a ")", which a classifier may read more
+    surely (as a 1 and a 7) than the whole 0. A cut that opens a loop is marked down, so the
+    0 stays whole; a cut that leaves the loops alone (two 0s side by side) still wins."""
+    def scorer(crops: np.ndarray) -> np.ndarray:  # narrow ink: a sure 1; wide: a fair 0
+        widths = [np.ptp(np.nonzero(c.reshape(28, 28) > 60)[1]) for c in crops]
+        out = np.zeros((len(crops), 11), np.float32)
+        for row, w in zip(out, widths):
+            row[1 if w < 15 else 0] = 0.97 if w < 15 else 0.9
+            row[10] = 1.0 - row.sum()
+        return out
+
+    ring = np.zeros((40, 56), np.uint8)
+    cv2.ellipse(ring, (28, 20), (25, 17), 0, 0, 360, 255, 4)
+    assert [len(o) for o in (split_wide(_Part(0, 0, 56, 40, ring), scorer=scorer),)] == [1]
+    two = np.zeros((40, 112), np.uint8)
+    two[:, :56], two[:, 56:] = ring, ring
+    two[18:22, 50:62] = 255  # touching
+    assert len(split_wide(_Part(0, 0, 112, 40, two), scorer=scorer)) == 2
 
 
 def test_wide_written_two_stays_one_glyph(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
