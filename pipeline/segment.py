@@ -147,6 +147,11 @@ def binarize(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> np.ndarr
     g = _check_gray(gray)
     if g.size == 0:
         return np.zeros_like(g)
+    return _mask(_ink(g, cfg), cfg)
+
+
+def _ink(g: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
+    """How much darker than the local paper each pixel is (uint8); a mostly dark page is inverted."""
     if np.median(g) < 100:  # white ink on a dark page
         g = 255 - g
     # paper: grey closing (removes dark strokes narrower than the kernel) on a 1/4 image
@@ -156,16 +161,20 @@ def binarize(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> np.ndarr
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     paper = cv2.blur(paper, (3, 3))
     paper = cv2.resize(paper, (g.shape[1], g.shape[0]), interpolation=cv2.INTER_LINEAR)
-    ink = cv2.subtract(paper, g)
+    return cv2.subtract(paper, g)
+
+
+def _mask(ink: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
+    """The ink mask of :func:`binarize`, from the page's darkness below its paper (:func:`_ink`)."""
     if int(ink.max()) < cfg.min_contrast:
-        return np.zeros_like(g)
+        return np.zeros_like(ink)
     otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     strong = max(float(cfg.min_contrast), otsu)
     weak = max(cfg.min_contrast * 0.6, strong * 0.5)
     # hysteresis: weak pixels connected to strong ones
     candidate = cv2.compare(ink, float(np.floor(weak)), cv2.CMP_GT)  # ink is integer: > floor(t) is > t
     pts, kept = _hysteresis(candidate, cv2.compare(ink, float(np.floor(strong)), cv2.CMP_GT))
-    out = np.zeros_like(g)
+    out = np.zeros_like(ink)
     out[pts[:, 1], pts[:, 0]] = np.where(kept, 255, 0)
     # faint pencil on a page whose bold print sets the strong cut too high: its strokes are among
     # the weak ink left out, found again whole at the low floor
@@ -175,6 +184,51 @@ def binarize(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> np.ndarr
         cand &= cv2.bitwise_not(cv2.dilate(out, np.ones((3, 3), np.uint8)))
         pts, on = _hysteresis(cand, cand & cv2.compare(ink, faint, cv2.CMP_GE), cfg.min_height)
         out[pts[on, 1], pts[on, 0]] = 255
+    return out
+
+
+def _follow_ridges(ink: np.ndarray, binary: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
+    """``binary`` (the mask of ``ink``, see :func:`_ink`) grown along the ridges of faint ink it touches.
+
+    A hairline pen stroke is a pixel wide: anti-aliased, it fades along its length below the
+    cuts of :func:`binarize`, and a digit falls apart (the top of a 2, the arms of a 4). From the
+    ink found, the mask follows pixels darker than the low cut (0.6 x ``min_contrast``) that are
+    ridges: at least as dark as both neighbours across them in one of four directions, and
+    1.5 x ``min_contrast`` darker than one of those. The soft edge of a stroke, the halo of bold
+    print and paper grain are not ridges.
+
+    Example: a stroke found down to row 9 fades on as a faint hairline; its soft edge is no ridge
+        >>> ink = np.zeros((20, 20), np.uint8); ink[2:10, 10] = 200; ink[10:18, 10] = 40; ink[2:10, 11] = 40
+        >>> grown = _follow_ridges(ink, np.where(ink > 100, 255, 0).astype(np.uint8), SegmentConfig())
+        >>> int(grown[15, 10]), int(grown[5, 11])
+        (255, 0)
+    """
+    found = cv2.findNonZero(cv2.subtract(cv2.compare(ink, float(np.floor(cfg.min_contrast * 0.6)), cv2.CMP_GT),
+                                         binary))
+    if found is None or not binary.any():
+        return binary
+    x, y = found.reshape(-1, 2).T
+    pad = cv2.copyMakeBorder(ink, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    c = pad[y + 1, x + 1].astype(np.int16)
+    ridge = np.zeros(len(x), bool)
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a, b = pad[y + 1 + dy, x + 1 + dx].astype(np.int16), pad[y + 1 - dy, x + 1 - dx].astype(np.int16)
+        ridge |= (c >= np.maximum(a, b)) & (c - np.minimum(a, b) >= 1.5 * cfg.min_contrast)
+    x, y = x[ridge], y[ridge]
+    if not len(x):
+        return binary
+    # the runs of ridge pixels that touch the ink found join it
+    lines = np.zeros_like(binary)
+    lines[y, x] = 255
+    _, labels = cv2.connectedComponents(lines, connectivity=8)
+    near = cv2.copyMakeBorder(binary, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    touch = np.zeros(len(x), bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            touch |= near[y + 1 + dy, x + 1 + dx] > 0
+    joined = np.isin(labels[y, x], labels[y[touch], x[touch]])
+    out = binary.copy()
+    out[y[joined], x[joined]] = 255
     return out
 
 
@@ -658,34 +712,45 @@ def _cut_points(part: _Part, n: int) -> list[int]:
     return cuts
 
 
-def _seams(part: _Part, n: int) -> list[np.ndarray]:
-    """n-1 seams near the even split points: per row, the column where the cut goes, a path that
-    moves at most one column a row and crosses the least ink (two digits that overlap side by side,
-    the foot of a 2 under the next digit, which no straight cut separates)."""
+def _seams(part: _Part, counts: Sequence[int]) -> list[list[np.ndarray]]:
+    """For each n in ``counts``, n-1 seams near the even split points: per row, the column where
+    the cut goes, a path that moves at most one column a row and crosses the least ink (two digits
+    that overlap side by side, the foot of a 2 under the next digit, which no straight cut
+    separates). All the windows are searched in one pass over the rows."""
     ink = (part.mask > 0).astype(np.float64)
-    seams = []
-    for lo, hi, even in _windows(part, n):
-        if hi - lo < 2:
-            seams.append(np.full(part.h, int(even)))
-            continue
-        cols = np.arange(lo, hi)
-        cost = ink[:, lo:hi] + 0.01 * np.abs(cols - even) / max(1.0, hi - lo)
-        total = cost[0].copy()
-        came = np.zeros((part.h, hi - lo), np.int64)
-        for y in range(1, part.h):
-            left = np.r_[np.inf, total[:-1]]
-            right = np.r_[total[1:], np.inf]
-            stack = np.stack([left, total, right])
-            move = stack.argmin(axis=0)
-            came[y] = move - 1
-            total = stack[move, np.arange(hi - lo)] + cost[y]
-        x = int(total.argmin())
+    windows = [w for n in counts for w in _windows(part, n)]
+    blocks, starts = [], []
+    for lo, hi, even in windows:  # the windows side by side, walled off from each other
+        cols = np.arange(lo, max(hi, lo + 1))
+        starts.append(sum(b.shape[1] for b in blocks))
+        blocks += [ink[:, cols.clip(0, part.w - 1)] + 0.01 * np.abs(cols - even) / max(1.0, hi - lo),
+                   np.full((part.h, 1), np.inf)]
+    cost = np.hstack(blocks)
+    total = np.empty_like(cost)  # least cost of a path from the top row to each pixel
+    total[0] = cost[0]
+    best = np.empty(cost.shape[1])
+    for y in range(1, part.h):
+        prev = total[y - 1]
+        best[:] = prev
+        np.minimum(best[1:], prev[:-1], out=best[1:])
+        np.minimum(best[:-1], prev[1:], out=best[:-1])
+        np.add(best, cost[y], out=total[y])
+    paths = []
+    for (lo, hi, _), a in zip(windows, starts):
+        width = max(hi, lo + 1) - lo
         path = np.empty(part.h, np.int64)
+        x = a + int(total[-1, a : a + width].argmin())
         for y in range(part.h - 1, -1, -1):
             path[y] = x
-            x += int(came[y, x])
-        seams.append(path + lo)
-    return seams
+            if y:
+                b = max(x - 1, a)
+                x = b + int(total[y - 1, b : min(x + 2, a + width)].argmin())
+        paths.append(path - a + lo)
+    out, k = [], 0
+    for n in counts:
+        out.append(paths[k : k + n - 1])
+        k += n - 1
+    return out
 
 
 def _doubtful(parts: list[_Part], scorer: Scorer, cfg: SegmentConfig) -> set[int]:
@@ -719,8 +784,9 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         return [part]
     most = int(np.clip(round(part.w / (0.45 * part.h)), 2, 6))
     options = [_cut(part, _cut_points(part, n)) for n in range(2, most + 1)]
-    if scorer is not None:  # and along seams, which the classifier judges against straight cuts
-        options += [_cut(part, _seams(part, n)) for n in range(2, most + 1)]
+    if scorer is not None and part.w <= SEAM_WIDTH * part.h and part.h >= 2 * cfg.min_height:
+        # two or three digits written into each other (not a word, nor print): also along seams
+        options += [_cut(part, seams) for seams in _seams(part, range(2, min(most, 3) + 1))]
     options = [o for o in options if len(o) > 1]
     if not options:
         return [part]
@@ -734,7 +800,7 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     conf, not_digit, digit = _score(scorer, glyphs)
     conf = np.clip(conf, 1e-6, 1.0)
     scores, ones, at = [], [], 0
-    loops = _loops(part.mask, part.h)
+    loops = _loops(part.mask, part.h) if whole else 0
     for o in options:
         scores.append(float(np.exp(np.log(conf[at : at + len(o)]).mean())))
         if loops and sum(_loops(p.mask, part.h) for p in o) < loops:
@@ -749,6 +815,7 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     return options[best]
 
 
+SEAM_WIDTH = 2.1  # parts up to this x as wide as tall (and twice the least digit height) are also cut along seams
 LOOP_CUT = 0.5  # a cut that opens a loop of the part scores this x its confidence
 
 
@@ -1129,13 +1196,16 @@ def segment(
     scale = cfg.work_dpi / dpi if 0 < 1.15 * cfg.work_dpi < dpi else 1.0
     if scale < 1.0:  # a fine scan: work at about 200 dpi, where the lengths in cfg are meant
         g = cv2.resize(g, (round(g.shape[1] * scale), round(g.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-    binary = binarize(g, cfg)
+    ink = _ink(g, cfg)
+    binary = _mask(ink, cfg)
     angle = estimate_skew(binary, cfg.max_skew_deg)
     h, w = binary.shape
     rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     if abs(angle) >= 0.2:  # level the grey page, not the mask: rules stay straight and solid
         paper = int(np.median(g))
-        binary = binarize(cv2.warpAffine(g, rot, (w, h), flags=cv2.INTER_LINEAR, borderValue=paper), cfg)
+        ink = _ink(cv2.warpAffine(g, rot, (w, h), flags=cv2.INTER_LINEAR, borderValue=paper), cfg)
+        binary = _mask(ink, cfg)
+    binary = _follow_ridges(ink, binary, cfg)
     cleaned, rules = remove_rules(binary, cfg)
     parts = merge_parts(_drop_line_residue(_parts(cleaned, min_area=6), binary, cleaned), cfg)
     if scorer is not None:
