@@ -892,7 +892,10 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
 
     Candidates are neighbours whose boxes touch or overlap (at most 1 px apart), overlapping
     vertically by half the shorter, whose union is digit-shaped (no wider than 2 x its height,
-    no taller than 1.3 x the taller piece). A pair is joined when the classifier reads the union
+    no taller than 1.3 x the taller piece); or one over the other (overlapping horizontally by
+    half the narrower, at most 0.15 x the taller apart, the union no taller than 2.2 x the taller
+    and no wider than 1.5 x its height): a wide digit broken across its middle, which
+    :func:`merge_parts` leaves apart by shape alone. A pair is joined when the classifier reads the union
     at least ``JOIN_CONFIDENCE`` and better than each piece,
     and at least one piece reads less clearly than ``JOIN_UNSURE`` (two clear digits, a 1 and a
     0 written close, stay two). Pairs are taken best gain first, each part in one pair at most.
@@ -913,9 +916,14 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
             if b.x - (a.x + a.w) > 1:
                 break
             ovy = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+            ovx = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
             uw = max(a.x + a.w, b.x + b.w) - min(a.x, b.x)
             uh = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
-            if ovy >= 0.5 * min(a.h, b.h) and uw <= 2.0 * uh and uh <= 1.3 * max(a.h, b.h):
+            beside = ovy >= 0.5 * min(a.h, b.h) and uw <= 2.0 * uh and uh <= 1.3 * max(a.h, b.h)
+            # or one over the other, all but touching: a digit broken across its middle
+            stacked = (ovx >= 0.5 * min(a.w, b.w) and -ovy <= max(1.0, 0.15 * max(a.h, b.h))
+                       and uw <= 1.5 * uh and uh <= 2.2 * max(a.h, b.h))
+            if beside or stacked:
                 pairs.append((i, j))
     if not pairs:
         return parts

@@ -286,6 +286,19 @@ def test_digits_in_one_box_row_are_one_field_however_low_they_sit(mnist_test) ->
     assert _fields(glyphs) == [[1, 2, 3]]
 
 
+def test_wide_digit_broken_across_its_middle_is_joined(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 5 written wide, its stroke broken across the middle: the two pieces, one over the other,
+    read poorly as digits and their union is too wide to be merged by shape alone; the union
+    reads as a clear 5, so they are joined."""
+    page = np.full((300, 600), 240, np.uint8)
+    ink = digit_ink(_pick(mnist_test, "5", start=23)[0], 60)
+    ink = np.where(cv2.resize(ink, (72, 60), interpolation=cv2.INTER_LINEAR) > 127, 255, 0).astype(np.uint8)
+    ink[32:34] = 0
+    draw_digits(page, [ink], 100, 200, gap=0)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [5]
+
+
 def test_detached_flag_of_a_five_is_given_back(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
     """A 5 whose flag was written apart, beside the top of its stem (they hardly overlap, so no
     shape rule merges them): the classifier reads the union better than the body alone, so the
