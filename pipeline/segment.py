@@ -772,7 +772,9 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
 
     Also tried, with a probability ``scorer``, when ``doubtful`` (see :func:`_doubtful`) though
     not that wide. Candidate splits into 2..6 pieces cut at the thinnest columns, and with a
-    ``scorer`` also along the seams that cross the least ink (:func:`_seams`); the one
+    ``scorer`` also (for parts up to ``SEAM_WIDTH`` x as wide as tall and twice the least digit
+    height) into 2 or 3 along the seams that cross the least ink (:func:`_seams`); a cut that
+    opens a closed loop of the part (:func:`_loops`) scores ``LOOP_CUT`` x its confidence; the one
     whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
     competing when it is not too wide, scored by how sure the classifier is of it as a digit.
     Against a cut whose pieces read as 1s (all, or all but one), it also counts how sure the
