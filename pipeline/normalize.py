@@ -60,15 +60,18 @@ def _adjust_stroke(mask: np.ndarray, scale: float) -> np.ndarray:
     return mask
 
 
-def _narrow_holes(mask: np.ndarray, width: float) -> np.ndarray | None:
-    """The holes of a binary mask (the background its loops enclose) narrower than ``width``
-    pixels on average (2 x area / perimeter, as :func:`stroke_width`), as (H, W) float32 0/1;
-    None when there are none."""
+def holes(mask: np.ndarray) -> list[np.ndarray]:
+    """The outlines of a binary mask's holes (the background its loops enclose)."""
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
-        return None
-    narrow = [c for c, (_, _, _, parent) in zip(contours, hierarchy[0])
-              if parent >= 0 and 2.0 * cv2.contourArea(c) < width * cv2.arcLength(c, True)]
+        return []
+    return [c for c, (_, _, _, parent) in zip(contours, hierarchy[0]) if parent >= 0]
+
+
+def _narrow_holes(mask: np.ndarray, width: float) -> np.ndarray | None:
+    """The holes of a binary mask narrower than ``width`` pixels on average (2 x area / perimeter,
+    as :func:`stroke_width`), as (H, W) float32 0/1; None when there are none."""
+    narrow = [c for c in holes(mask) if 2.0 * cv2.contourArea(c) < width * cv2.arcLength(c, True)]
     if not narrow:
         return None
     return (cv2.drawContours(np.zeros_like(mask), narrow, -1, 1, cv2.FILLED) & (mask == 0)).astype(np.float32)

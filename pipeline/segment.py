@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from pipeline.config import SegmentConfig
-from pipeline.normalize import normalize_mask
+from pipeline.normalize import holes, normalize_mask
 
 # (N, 28, 28) uint8 glyphs -> (N,) top-digit confidence, or (N, C) class probabilities (the digits
 # 0-9, then "not a digit" when C > 10) from which the segmenter takes both
@@ -823,11 +823,7 @@ LOOP_CUT = 0.5  # a cut that opens a loop of the part scores this x its confiden
 
 def _loops(mask: np.ndarray, height: int) -> int:
     """Closed loops in a mask: holes of at least (0.15 x ``height``)^2 pixels."""
-    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if hierarchy is None:
-        return 0
-    least = (0.15 * height) ** 2
-    return sum(1 for c, hh in zip(contours, hierarchy[0]) if hh[3] >= 0 and cv2.contourArea(c) >= least)
+    return sum(1 for c in holes(mask) if cv2.contourArea(c) >= (0.15 * height) ** 2)
 
 
 def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height: int) -> list[_Part]:
