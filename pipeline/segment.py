@@ -292,12 +292,14 @@ def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule], np
     n, labels, stats, _ = _components(binary)
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[i])
-        if w < 12 or h < 12 or area > 0.5 * w * h:
+        if w < 12 or h < 12 or area > 0.8 * w * h:
             continue
         m = labels[y : y + h, x : x + w] == i
+        band_r, band_c = max(2, h // 6), max(2, w // 6)
+        if m[band_r:-band_r, band_c:-band_c].mean() > 0.5:  # a blob, not a frame with a digit inside
+            continue
         full_r = m.sum(axis=1) >= 0.85 * w
         full_c = m.sum(axis=0) >= 0.85 * h
-        band_r, band_c = max(2, h // 6), max(2, w // 6)
         if not (full_r[:band_r].any() and full_r[-band_r:].any() and (full_c[:band_c].any() or full_c[-band_c:].any())):
             continue
         # the rows/columns next to a full one that are mostly ink belong to the (thick, antialiased) line
@@ -881,6 +883,8 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
 
 JOIN_CONFIDENCE = 0.9  # a union of two pieces must read at least this clearly to replace them ...
 JOIN_UNSURE = 0.95  # ... and one of the pieces must read less clearly than this
+FRAGMENT = 0.7  # a piece at most this x as tall as its neighbour, apart from it, is a fragment of it ...
+FRAGMENT_GAP = 0.3  # ... when the gap is at most this x the neighbour's height
 
 
 def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
@@ -896,7 +900,11 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
     :func:`merge_parts` leaves apart by shape alone. A pair is joined when the classifier reads the union
     at least ``JOIN_CONFIDENCE`` and better than each piece,
     and at least one piece reads less clearly than ``JOIN_UNSURE`` (two clear digits, a 1 and a
-    0 written close, stay two). Pairs are taken best gain first, each part in one pair at most.
+    0 written close, stay two). Also tried: a fragment (at most ``FRAGMENT`` x as tall as its
+    neighbour, about within its height) across a gap of up to ``FRAGMENT_GAP`` x the neighbour's height,
+    the loop of a 6 come off its stem; only the neighbour's reading counts against the union
+    (the loop alone reads as a 0 but is no digit at its size).
+    Pairs are taken best gain first, each part in one pair at most.
 
     Args:
         parts: candidate glyphs (deskewed frame).
@@ -906,23 +914,32 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
         The parts, joined pairs replaced by their union (order not kept).
     """
     order = sorted(range(len(parts)), key=lambda i: parts[i].x)
-    pairs = []
+    reach = FRAGMENT_GAP * max((p.h for p in parts), default=0)
+    pairs, fragments = [], []  # fragments: the small piece of a pair across a gap, else -1
     for a_pos, i in enumerate(order):
         a = parts[i]
         for j in order[a_pos + 1 :]:
             b = parts[j]
-            if b.x - (a.x + a.w) > 1:
+            gap = b.x - (a.x + a.w)
+            if gap > reach:
                 break
             ovy = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+            uh = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
+            if gap > 1:  # only a fragment beside a digit's body, about in its height
+                small, big = (i, b) if a.h < b.h else (j, a)
+                if gap <= FRAGMENT_GAP * big.h and parts[small].h <= FRAGMENT * big.h and uh <= 1.15 * big.h:
+                    pairs.append((i, j))
+                    fragments.append(small)
+                continue
             ovx = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
             uw = max(a.x + a.w, b.x + b.w) - min(a.x, b.x)
-            uh = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
             beside = ovy >= 0.5 * min(a.h, b.h) and uw <= 2.0 * uh and uh <= 1.3 * max(a.h, b.h)
             # or one over the other, all but touching: a digit broken across its middle
             stacked = (ovx >= 0.5 * min(a.w, b.w) and -ovy <= max(1.0, 0.15 * max(a.h, b.h))
                        and uw <= 1.5 * uh and uh <= 2.2 * max(a.h, b.h))
             if beside or stacked:
                 pairs.append((i, j))
+                fragments.append(-1)
     if not pairs:
         return parts
     singles = sorted({k for pair in pairs for k in pair})
@@ -931,10 +948,12 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
     conf = np.clip(conf, 1e-6, 1.0)
     single = dict(zip(singles, conf[: len(singles)]))
     gains = []
-    for n, (i, j) in enumerate(pairs):
-        cu, ci, cj = float(conf[len(singles) + n]), float(single[i]), float(single[j])
-        if cu >= JOIN_CONFIDENCE and cu > max(ci, cj) and min(ci, cj) < JOIN_UNSURE:
-            gains.append((cu - float(np.sqrt(ci * cj)), n))
+    for n, ((i, j), small) in enumerate(zip(pairs, fragments)):
+        # a fragment is no digit at its size, however it reads (the loop of a 6 reads as a 0)
+        pieces = [float(single[k]) for k in (i, j) if k != small]
+        cu = float(conf[len(singles) + n])
+        if cu >= JOIN_CONFIDENCE and cu > max(pieces) and min(pieces) < JOIN_UNSURE:
+            gains.append((cu - float(np.exp(np.mean(np.log(pieces)))), n))
     used: set[int] = set()
     out = []
     for _, n in sorted(gains, reverse=True):

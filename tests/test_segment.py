@@ -724,3 +724,29 @@ def test_comb_ticks_nearly_as_tall_as_the_digits_are_not_ones_when_some_touch_a_
         draw_digits(page, [ink], left, y - 3, gap=0)
     glyphs = segment(page)
     assert len(glyphs) == 6 and all(g.h >= 40 for g in glyphs)
+
+
+def test_loop_of_a_six_come_off_its_stem_is_joined_to_it(classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 6 whose small loop came off its stem, a few pixels to its right, a third of its height:
+    the stem alone reads as a 1, not clearly, and the loop as a clear 0 (but it is too small
+    to be a digit); the union reads as a 6."""
+    page = np.full((300, 600), 240, np.uint8)
+    stem = np.array([(138, 102), (126, 110), (118, 128), (115, 150), (117, 166), (123, 172)], np.int32)
+    cv2.polylines(page, [stem], False, 30, 5)
+    cv2.ellipse(page, (158, 160), (11, 9), 40, 0, 360, 30, 4)  # the loop, its box 4 px right of the stem's
+    glyphs = segment(page, scorer=classifier.proba)
+    assert len(glyphs) == 1
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [6]
+
+
+def test_heavy_single_box_is_removed_from_the_digit_in_it(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A one-digit box drawn with lines a sixth of its width (more ink than paper outside the
+    digit's area): still a frame, not a blob; the digit inside comes out alone."""
+    page = np.full((300, 600), 245, np.uint8)
+    cv2.rectangle(page, (100, 100), (160, 160), 25, 10)
+    ink = digit_ink(_pick(mnist_test, "7")[0], 34)
+    (x, y, w, h), = draw_digits(page, [ink], 130 - ink.shape[1] // 2, 147, gap=0)
+    glyphs = segment(page)
+    assert len(glyphs) == 1
+    g = glyphs[0]
+    assert abs(g.x - x) <= 2 and abs(g.y - y) <= 2 and abs(g.w - w) <= 3 and abs(g.h - h) <= 3
