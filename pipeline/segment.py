@@ -714,6 +714,24 @@ def _cut_points(part: _Part, n: int) -> list[int]:
     return cuts
 
 
+PAIR_CUTS = 3  # two touching digits of unlike widths (a wide 7 and a narrow 9): this many more cuts tried ...
+PAIR_CUT_WHOLE = 0.5  # ... when the part reads as a digit less clearly than this whole (and its pieces
+                      # more clearly than this, geometric mean)
+
+
+def _pair_cuts(part: _Part) -> list[int]:
+    """Columns between a fifth and four fifths of the part where its ink is locally thinnest,
+    ``PAIR_CUTS`` of the thinnest, other than the one :func:`_cut_points` takes for two pieces."""
+    profile = (part.mask > 0).sum(axis=0).astype(np.float64)
+    lo, hi = max(1, int(0.2 * part.w)), min(part.w - 1, int(0.8 * part.w) + 1)
+    if hi - lo < 3:
+        return []
+    p = profile[lo - 1 : hi + 1]
+    minima = np.flatnonzero((p[1:-1] <= p[:-2]) & (p[1:-1] < p[2:])) + lo
+    taken = set(_cut_points(part, 2))
+    return [int(c) for c in minima[np.argsort(profile[minima], kind="stable")] if int(c) not in taken][:PAIR_CUTS]
+
+
 def _seams(part: _Part, counts: Sequence[int]) -> list[list[np.ndarray]]:
     """For each n in ``counts``, n-1 seams near the even split points: per row, the column where
     the cut goes, a path that moves at most one column a row and crosses the least ink (two digits
@@ -775,7 +793,9 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     Also tried, with a probability ``scorer``, when ``doubtful`` (see :func:`_doubtful`) though
     not that wide. Candidate splits into 2..6 pieces cut at the thinnest columns, and with a
     ``scorer`` also (for parts up to ``SEAM_WIDTH`` x as wide as tall and twice the least digit
-    height) into 2 or 3 along the seams that cross the least ink (:func:`_seams`); a cut that
+    height) into 2 or 3 along the seams that cross the least ink (:func:`_seams`), and, when the
+    part reads as no digit whole, into 2 at other narrow places (:func:`_pair_cuts`: a wide 7
+    touching a narrow 9), taken only when both pieces read clearly; a cut that
     opens a closed loop of the part (:func:`_loops`) scores ``LOOP_CUT`` x its confidence; the one
     whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
     competing when it is not too wide, scored by how sure the classifier is of it as a digit.
@@ -788,10 +808,13 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         return [part]
     most = int(np.clip(round(part.w / (0.45 * part.h)), 2, 6))
     options = [_cut(part, _cut_points(part, n)) for n in range(2, most + 1)]
+    extra: list[list[_Part]] = []  # more cuts into two, for a part that reads as no digit whole
     if scorer is not None and part.w <= SEAM_WIDTH * part.h and part.h >= 2 * cfg.min_height:
         # two or three digits written into each other (not a word, nor print): also along seams
         options += [_cut(part, seams) for seams in _seams(part, range(2, min(most, 3) + 1))]
+        extra = [_cut(part, [c]) for c in _pair_cuts(part)]
     options = [o for o in options if len(o) > 1]
+    extra = [o for o in extra if len(o) > 1]
     if not options:
         return [part]
     if scorer is None:
@@ -800,9 +823,12 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         want = max(2, int(round(part.w / (0.7 * part.h))))
         return min(options, key=lambda o: abs(len(o) - want))
     whole = part.w <= 2.1 * part.h  # a 2 or a 7 may be written twice as wide as tall
-    glyphs = np.stack([p.crop for o in options for p in o] + ([part.crop] if whole else []))
+    glyphs = np.stack([p.crop for o in options + extra for p in o] + ([part.crop] if whole else []))
     conf, not_digit, digit = _score(scorer, glyphs)
     conf = np.clip(conf, 1e-6, 1.0)
+    n_plain = len(options)
+    if extra and (not whole or conf[-1] < PAIR_CUT_WHOLE):
+        options += extra
     scores, ones, at = [], [], 0
     loops = _loops(part.mask, part.h) if whole else 0
     for o in options:
@@ -811,6 +837,7 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
             scores[-1] *= LOOP_CUT  # a cut through a loop: a wide 0 or 6 falls into a 1 and a 7
         ones.append(bool((digit[at : at + len(o)] == 1).sum() >= len(o) - 1))
         at += len(o)
+    scores[n_plain:] = [v if v >= PAIR_CUT_WHOLE else 0.0 for v in scores[n_plain:]]  # extras read clearly
     best = int(np.argmax(scores))
     if whole:  # the unsplit part wins over the best cut
         keep = max(conf[-1], not_digit[-1]) if ones[best] else conf[-1]

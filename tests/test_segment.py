@@ -750,3 +750,17 @@ def test_heavy_single_box_is_removed_from_the_digit_in_it(mnist_test) -> None:  
     assert len(glyphs) == 1
     g = glyphs[0]
     assert abs(g.x - x) <= 2 and abs(g.y - y) <= 2 and abs(g.w - w) <= 3 and abs(g.h - h) <= 3
+
+
+def test_wide_digit_touching_a_narrow_one_is_cut_where_they_meet(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 7 as wide as tall whose stem runs into the loop of a narrow 9: the pair reads as no digit
+    whole, and the thinnest column near its middle cuts through the 7's bar; the cut is found at
+    another narrow place of the ink, further right, where the two pieces read as 7 and 9."""
+    x, y = mnist_test
+    seven, nine = digit_ink(x[60], 60), digit_ink(x[12], 60)
+    assert (y[60], y[12], seven.shape[1]) == (7, 9, 60)
+    page = np.full((300, 600), 240, np.uint8)
+    draw_digits(page, [seven, nine], 100, 200, gap=-4)
+    assert cv2.connectedComponents((page < 128).astype(np.uint8))[0] - 1 == 1  # one piece of ink
+    glyphs = segment(page, scorer=classifier.proba)
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [7, 9]
