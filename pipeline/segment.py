@@ -837,17 +837,19 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
             scores[-1] *= LOOP_CUT  # a cut through a loop: a wide 0 or 6 falls into a 1 and a 7
         ones.append(bool((digit[at : at + len(o)] == 1).sum() >= len(o) - 1))
         at += len(o)
-    scores[n_plain:] = [v if v >= PAIR_CUT_WHOLE else 0.0 for v in scores[n_plain:]]  # extras read clearly
-    best = int(np.argmax(scores))
-    if whole:  # the unsplit part wins over the best cut
-        keep = max(conf[-1], not_digit[-1]) if ones[best] else conf[-1]
-        if keep > scores[best]:
-            return [part]
-    return options[best]
+
+    def beats_whole(k: int) -> bool:  # the unsplit part wins over a cut that reads less clearly than it
+        return not whole or scores[k] >= max(MIN_CUT, max(conf[-1], not_digit[-1]) if ones[k] else conf[-1])
+
+    plain = [k for k in range(n_plain) if beats_whole(k)]
+    # where no other cut will do: the extra cuts, when their pieces read clearly
+    valid = plain or [k for k in range(n_plain, len(options)) if scores[k] >= PAIR_CUT_WHOLE and beats_whole(k)]
+    return options[max(valid, key=lambda k: scores[k])] if valid else [part]
 
 
 SEAM_WIDTH = 2.1  # parts up to this x as wide as tall (and twice the least digit height) are also cut along seams
 LOOP_CUT = 0.5  # a cut that opens a loop of the part scores this x its confidence
+MIN_CUT = 0.1  # a cut whose pieces read less clearly than this (geometric mean) never beats the unsplit part
 
 
 def _loops(mask: np.ndarray, height: int) -> int:
