@@ -1100,24 +1100,35 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
             med = float(np.median([p.h for p in g]))
             g = [p for p in g if p.h >= cfg.speck_ratio * med]
             # comb ticks between them: thin bars on the rule, much shorter than the other glyphs
+            # (or, three or more of one height, evenly spaced: a comb's ticks may reach most of the
+            # digits' height; 1s written on the rule differ in height)
             bar = [_is_tick(p, rules, cfg.line_max_thickness, solid=False) for p in g]
             if 0 < sum(bar) < len(g):
-                tall = 0.7 * float(np.median([p.h for p, b in zip(g, bar) if not b]))
-                g = [p for p, b in zip(g, bar) if not (b and p.h < tall)]
+                tall = float(np.median([p.h for p, b in zip(g, bar) if not b]))
+                tick = float(np.median([p.h for p, b in zip(g, bar) if b]))
+                alike = [b and p.h < 0.9 * tall and abs(p.h - tick) <= max(2.0, 0.05 * tick) for p, b in zip(g, bar)]
+                grid = _on_grid(g, alike) if sum(alike) >= 3 else alike
+                g = [p for p, b, on in zip(g, bar, grid) if not (b and (p.h < 0.7 * tall or (on and sum(alike) >= 3)))]
         solid = [_is_tick(p, rules, cfg.line_max_thickness) for p in g]
         if all(solid):
             continue  # solid bars on a rule and nothing else: the ticks of an empty comb
         if sum(solid) >= 3:  # the sides of a row of boxes are evenly spaced; an upright 1 is off their grid
-            x0 = min(p.x for p in g)
-            flags = np.zeros(max(p.x + p.w for p in g) - x0, bool)
-            for p, b in zip(g, solid):
-                flags[p.x - x0 : p.x - x0 + p.w] |= b
-            grid = _regular_runs(flags, gaps=True)  # a side touching a digit is part of it
-            g = [p for p, b in zip(g, solid) if not (b and grid[p.x - x0 : p.x - x0 + p.w].any())]
+            g = [p for p, on in zip(g, _on_grid(g, solid)) if not on]
         elif any(solid):  # the sides of an open box (a tray) rise from the very ends of its rule
             g = [p for p, b in zip(g, solid) if not (b and _at_rule_end(p, rules))]
         fields.append(_without_short_ends(g))
     return fields
+
+
+def _on_grid(g: list[_Part], bars: list[bool]) -> list[bool]:
+    """Which of a field's glyphs are bars (``bars``) on the even grid of the most of them
+    (:func:`_regular_runs`, sides may be missing: a side touching a digit is part of it)."""
+    x0 = min(p.x for p in g)
+    flags = np.zeros(max(p.x + p.w for p in g) - x0, bool)
+    for p, b in zip(g, bars):
+        flags[p.x - x0 : p.x - x0 + p.w] |= b
+    grid = _regular_runs(flags, gaps=True)
+    return [b and bool(grid[p.x - x0 : p.x - x0 + p.w].any()) for p, b in zip(g, bars)]
 
 
 SHORT_END = 0.6  # glyphs at a field's ends under this share of its digits' height are not digits

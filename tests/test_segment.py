@@ -764,3 +764,20 @@ def test_wide_digit_touching_a_narrow_one_is_cut_where_they_meet(mnist_test, cla
     assert cv2.connectedComponents((page < 128).astype(np.uint8))[0] - 1 == 1  # one piece of ink
     glyphs = segment(page, scorer=classifier.proba)
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [7, 9]
+
+
+def test_hairline_comb_ticks_three_quarters_as_tall_as_the_digits_on_a_tilted_page(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A comb of hairline ticks 3/4 as tall as the digits, the page tilted 1 degree: levelled,
+    the ticks are no longer solid bars, and they are too tall to be told from 1s by height; they
+    are all one height and evenly spaced, so they are ticks (1s on a rule differ in height)."""
+    page = np.full((400, 900), 250, np.uint8)
+    x0, base, cell = 150, 250, 80
+    cv2.line(page, (x0, base), (x0 + 4 * cell, base), 60, 1)
+    for k in range(5):
+        cv2.line(page, (x0 + k * cell, base - 42), (x0 + k * cell, base), 60, 1)
+    for k, m in enumerate(digit_ink(m, 56) for m in _pick(mnist_test, "4305")):
+        draw_digits(page, [m], x0 + k * cell + (cell - m.shape[1]) // 2, base - 4, gap=0)
+    page = cv2.warpAffine(page, cv2.getRotationMatrix2D((450, 200), 1.0, 1.0), (900, 400), borderValue=250)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    assert all(g.h >= 50 for g in glyphs)
