@@ -488,6 +488,44 @@ def _ticks_at_ends(binary: np.ndarray, x: int, y: int, w: int, t: int) -> bool:
     return bar(slice(x0, x0 + edge)) and bar(slice(x0 + w - edge, x0 + w))
 
 
+def _comb_ticks(binary: np.ndarray, rules: list[_Rule]) -> np.ndarray:
+    """The ticks of printed combs: on a rule (not a box row's), thin bars rising from it, three
+    or more, one at each end of the rule, evenly spaced and of one height (a digit's stroke
+    crossing a tick, or a 1 standing on the rule, is not removed above that height). Found
+    column by column, so a digit touching a tick does not hide it. Returns their pixels."""
+    out = np.zeros_like(binary)
+    for r in rules:
+        w = r.x1 - r.x0
+        if r.top >= 0 or w < 20 or r.y < 4:
+            continue
+        below = binary[r.y : r.y + 12, r.x0 : r.x1] > 0
+        thick = max(1, int(np.median(np.cumprod(below, axis=0).sum(axis=0))))
+        reach = 32
+        while True:  # ink straight up from the rule, per column (looking further while a run fills the window)
+            run = np.cumprod(binary[max(0, r.y - reach) : r.y, r.x0 : r.x1][::-1] > 0, axis=0).sum(axis=0)
+            if run.max() < reach or reach >= r.y:
+                break
+            reach *= 2
+        flags = run >= max(4, 2 * thick)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
+        bars = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a <= thick + 2]
+        if len(bars) < 3 or bars[0][0] > thick + 2 or bars[-1][1] < w - thick - 2:
+            continue
+        height = float(np.median([np.median(run[a:b]) for a, b in bars]))
+        alike = np.zeros(w, bool)
+        tall = [(a, b) for a, b in bars if float(np.median(run[a:b])) >= 0.8 * height]  # taller: a stroke crossing it
+        if len(tall) < 3:
+            continue
+        for a, b in tall:
+            alike[a:b] = True
+        grid = _regular_runs(alike, gaps=True)
+        top, bottom = max(0, r.y - int(round(height)) - 1), r.y + thick + 1  # its anti-aliased ends too
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], grid.astype(np.int8), [0]])))
+        for a, b in zip(edges[::2], edges[1::2]):
+            out[top:bottom, r.x0 + a : r.x0 + b] = binary[top:bottom, r.x0 + a : r.x0 + b]
+    return out
+
+
 def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tuple[np.ndarray, list[_Rule]]:
     """Remove printed form structure: long thin horizontal rules, the bars of comb boxes joining
     two rules, and printed boxes of any size.
@@ -573,7 +611,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
     near = cv2.dilate(hmask, np.ones((2 * t + 1, 3), np.uint8))
     vert = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((15, 1), np.uint8))
     n, labels, stats, _ = _components(vert)
-    vmask = fv.copy()
+    vmask = fv | _comb_ticks(binary, rules)
     for i in range(1, n):
         x, y, w, h, _ = stats[i]
         if w <= t and near[y, x : x + w].any() and near[y + h - 1, x : x + w].any() and not boxed[y + h // 2, x]:

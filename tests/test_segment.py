@@ -781,3 +781,22 @@ def test_hairline_comb_ticks_three_quarters_as_tall_as_the_digits_on_a_tilted_pa
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3, 4]]
     assert all(g.h >= 50 for g in glyphs)
+
+
+def test_comb_ticks_touching_the_digits_are_removed_from_them(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A comb drawn heavy (3 px), its ticks under half the digits' height, digits written against
+    them: each touching tick would be part of its digit's glyph (a 6 with a bar down its left side).
+    The ticks are found along the rule, one at each end and evenly spaced, and taken out."""
+    page = np.full((400, 900), 250, np.uint8)
+    x0, base, cell = 150, 250, 60
+    cv2.line(page, (x0, base), (x0 + 4 * cell, base), 40, 3)
+    for k in range(5):
+        cv2.line(page, (x0 + k * cell, base - 20), (x0 + k * cell, base), 40, 3)
+    boxes = []
+    for k, m in enumerate(digit_ink(m, 44) for m in _pick(mnist_test, "6204")):
+        x = x0 + k * cell + (2 if k % 2 == 0 else cell - m.shape[1] - 2)  # against a tick
+        boxes += draw_digits(page, [m], x, base - 3, gap=0)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    assert all(g.h <= 45 for g in glyphs)  # no tick hangs under a digit
+    assert abs(glyphs[0].x - boxes[0][0]) <= 1 and abs(glyphs[0].w - boxes[0][2]) <= 2  # the 6 alone
