@@ -811,25 +811,36 @@ def _seams(part: _Part, counts: Sequence[int]) -> list[list[np.ndarray]]:
     return out
 
 
-def _doubtful(parts: list[_Part], scorer: Scorer, cfg: SegmentConfig) -> set[int]:
-    """``id`` of the parts nearly as wide as tall (0.75 to ``split_aspect`` x) that the classifier
-    reads poorly as a digit (under 0.5): perhaps a narrow digit touching the next (a 1 joined to
-    a 9), tried as touching digits too (:func:`split_wide`, where a letter's "not a digit" reading
-    keeps it whole against a cut into strokes). Needs a scorer that answers class probabilities
-    (else none are)."""
+SUSPECT = 0.99  # a part nearly as wide as tall read less surely than this ...
+SUSPECT_WIDTH = 0.8  # ... and at least this x as wide as tall is tried cut too (13 read as an 8) ...
+SUSPECT_CUT = 0.95  # ... a cut taken only when its pieces read this clearly
+
+
+def _doubtful(parts: list[_Part], scorer: Scorer, cfg: SegmentConfig) -> dict[int, float]:
+    """The parts nearly as wide as tall (0.75 to ``split_aspect`` x) to be tried as touching
+    digits too (:func:`split_wide`), by ``id``, with the least reading a cut of each needs: those
+    the classifier reads poorly as a digit (under 0.5; any cut that beats the whole), perhaps a
+    narrow digit touching the next (a 1 joined to a 9), where a letter's "not a digit" reading
+    keeps it whole against a cut into strokes; and those at least ``SUSPECT_WIDTH`` x as wide as
+    tall read less surely than ``SUSPECT``, two digits written into each other that read as one
+    (73 as a 3; a cut of ``SUSPECT_CUT``, no piece a 1: a 0 falls into a 1 and a 7 that read
+    clearly). Needs a scorer that answers class probabilities (else none are)."""
     cand = [p for p in parts if 0.75 * p.h < p.w <= cfg.split_aspect * p.h]
     if not cand:
-        return set()
+        return {}
     conf, _, digit = _score(scorer, np.stack([p.crop for p in cand]))
-    return {id(p) for p, c, d in zip(cand, conf, digit) if c < 0.5 and d >= 0}
+    out = {id(p): 0.0 for p, c, d in zip(cand, conf, digit) if c < 0.5 and d >= 0}
+    out.update({id(p): SUSPECT_CUT for p, c, d in zip(cand, conf, digit)
+                if 0.5 <= c < SUSPECT and d >= 0 and p.w >= SUSPECT_WIDTH * p.h and p.h >= 2 * cfg.min_height})
+    return out
 
 
 def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer | None = None,
-               doubtful: bool = False) -> list[_Part]:
+               doubtful: float | None = None) -> list[_Part]:
     """Split a component much wider than a digit into touching digits.
 
-    Also tried, with a probability ``scorer``, when ``doubtful`` (see :func:`_doubtful`) though
-    not that wide. Candidate splits into 2..6 pieces cut at the thinnest columns, and with a
+    Also tried, with a probability ``scorer``, when ``doubtful`` (see :func:`_doubtful`: the least
+    reading a cut needs) though not that wide. Candidate splits into 2..6 pieces cut at the thinnest columns, and with a
     ``scorer`` also (for parts up to ``SEAM_WIDTH`` x as wide as tall and twice the least digit
     height) into 2 or 3 along the seams that cross the least ink (:func:`_seams`), and, when the
     part reads as no digit whole, into 2 at other narrow places (:func:`_pair_cuts`: a wide 7
@@ -842,7 +853,7 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     strokes, while touching digits (30, 891), which together read as no digit, are still cut.
     Without a scorer, the count comes from the aspect ratio.
     """
-    if part.w <= cfg.split_aspect * part.h and not doubtful:
+    if part.w <= cfg.split_aspect * part.h and doubtful is None:
         return [part]
     most = int(np.clip(round(part.w / (0.45 * part.h)), 2, 6))
     options = [_cut(part, _cut_points(part, n)) for n in range(2, most + 1)]
@@ -867,19 +878,21 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     n_plain = len(options)
     if extra and (not whole or conf[-1] < PAIR_CUT_WHOLE):
         options += extra
-    scores, ones, at = [], [], 0
+    scores, ones, has_one, at = [], [], [], 0
     loops = _loops(part.mask, part.h) if whole else 0
     for o in options:
         scores.append(float(np.exp(np.log(conf[at : at + len(o)]).mean())))
         if loops and sum(_loops(p.mask, part.h) for p in o) < loops:
             scores[-1] *= LOOP_CUT  # a cut through a loop: a wide 0 or 6 falls into a 1 and a 7
         ones.append(bool((digit[at : at + len(o)] == 1).sum() >= len(o) - 1))
+        has_one.append(bool((digit[at : at + len(o)] == 1).any()))
         at += len(o)
 
     def beats_whole(k: int) -> bool:  # the unsplit part wins over a cut that reads less clearly than it
         return not whole or scores[k] >= max(MIN_CUT, max(conf[-1], not_digit[-1]) if ones[k] else conf[-1])
 
-    plain = [k for k in range(n_plain) if beats_whole(k)]
+    need = doubtful if doubtful is not None and part.w <= cfg.split_aspect * part.h else 0.0
+    plain = [k for k in range(n_plain) if beats_whole(k) and scores[k] >= need and not (need and has_one[k])]
     # where no other cut will do: the extra cuts, when their pieces read clearly
     valid = plain or [k for k in range(n_plain, len(options)) if scores[k] >= PAIR_CUT_WHOLE and beats_whole(k)]
     return options[max(valid, key=lambda k: scores[k])] if valid else [part]
@@ -1317,8 +1330,8 @@ def segment(
         return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
 
     parts = [p for p in parts if plausible(p)]
-    doubtful = _doubtful(parts, scorer, cfg) if scorer is not None else set()
-    parts = [q for p in parts for q in split_wide(p, cfg, scorer, id(p) in doubtful) if plausible(q)]
+    doubtful = _doubtful(parts, scorer, cfg) if scorer is not None else {}
+    parts = [q for p in parts for q in split_wide(p, cfg, scorer, doubtful.get(id(p))) if plausible(q)]
     if scorer is not None:
         parts = join_pieces(parts, scorer)
     back = cv2.invertAffineTransform(rot)

@@ -800,3 +800,18 @@ def test_comb_ticks_touching_the_digits_are_removed_from_them(mnist_test) -> Non
     assert _fields(glyphs) == [[1, 2, 3, 4]]
     assert all(g.h <= 45 for g in glyphs)  # no tick hangs under a digit
     assert abs(glyphs[0].x - boxes[0][0]) <= 1 and abs(glyphs[0].w - boxes[0][2]) <= 2  # the 6 alone
+
+
+def test_two_digits_written_into_each_other_that_read_as_one_are_cut(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 7 and a 3 written into each other make one piece about as wide as tall, which reads as
+    an 8 fairly but not fully surely: it is tried cut too, and two pieces that read very clearly
+    (none a 1) win. A 0 and an 8 alone stay whole."""
+    x, y = mnist_test
+    seven, three = digit_ink(x[41], 60), digit_ink(x[76], 60)
+    assert (y[41], y[76]) == (7, 3)
+    page = np.full((300, 800), 240, np.uint8)
+    draw_digits(page, [seven, three], 100, 200, gap=-10)
+    draw_digits(page, [digit_ink(m, 60) for m in _pick(mnist_test, "08")], 400, 200, gap=40)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _fields(glyphs) == [[1, 2], [1, 2]]
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [7, 3, 0, 8]
