@@ -857,13 +857,10 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         return [part]
     most = int(np.clip(round(part.w / (0.45 * part.h)), 2, 6))
     options = [_cut(part, _cut_points(part, n)) for n in range(2, most + 1)]
-    extra: list[list[_Part]] = []  # more cuts into two, for a part that reads as no digit whole
-    if scorer is not None and part.w <= SEAM_WIDTH * part.h and part.h >= 2 * cfg.min_height:
-        # two or three digits written into each other (not a word, nor print): also along seams
+    written_into = scorer is not None and part.w <= SEAM_WIDTH * part.h and part.h >= 2 * cfg.min_height
+    if written_into:  # two or three digits written into each other (not a word, nor print): also along seams
         options += [_cut(part, seams) for seams in _seams(part, range(2, min(most, 3) + 1))]
-        extra = [_cut(part, [c]) for c in _pair_cuts(part)]
     options = [o for o in options if len(o) > 1]
-    extra = [o for o in extra if len(o) > 1]
     if not options:
         return [part]
     if scorer is None:
@@ -872,12 +869,17 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         want = max(2, int(round(part.w / (0.7 * part.h))))
         return min(options, key=lambda o: abs(len(o) - want))
     whole = part.w <= 2.1 * part.h  # a 2 or a 7 may be written twice as wide as tall
-    glyphs = np.stack([p.crop for o in options + extra for p in o] + ([part.crop] if whole else []))
+    glyphs = np.stack([p.crop for o in options for p in o] + ([part.crop] if whole else []))
     conf, not_digit, digit = _score(scorer, glyphs)
     conf = np.clip(conf, 1e-6, 1.0)
     n_plain = len(options)
-    if extra and (not whole or conf[-1] < PAIR_CUT_WHOLE):
-        options += extra
+    if written_into and whole and conf[-1] < PAIR_CUT_WHOLE:  # reads as no digit whole: more cuts into two
+        extra = [o for o in (_cut(part, [c]) for c in _pair_cuts(part)) if len(o) > 1]
+        if extra:
+            more = _score(scorer, np.stack([p.crop for o in extra for p in o]))
+            conf, not_digit, digit = (np.concatenate([a[:-1], b, a[-1:]]) for a, b in
+                                      zip((conf, not_digit, digit), (np.clip(more[0], 1e-6, 1.0), *more[1:])))
+            options += extra
     scores, ones, has_one, at = [], [], [], 0
     loops = _loops(part.mask, part.h) if whole else 0
     for o in options:
