@@ -3,7 +3,9 @@
 All take float32 (N, 28, 28, 1) in [0, 1] and return softmax probabilities (N, C): C = 11 (digits 0-9,
 then "not a digit", see model.contract) or 10 for an older model. OpenVINO and LiteRT both run the
 ``.tflite`` exported at training time. OpenVINO computes in bfloat16 on CPUs with native bf16
-matrix units (Intel AMX, AVX-512 BF16), several times faster there, and in float32 elsewhere.
+matrix units (Intel AMX, AVX-512 BF16), several times faster there, and in float32 elsewhere;
+it is always given batches of ``OPENVINO_CHUNK`` images, so that its answers do not depend on how
+many images a call brings.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ def _litert(path: Path, threads: int) -> Proba:
     return proba
 
 
+OPENVINO_CHUNK = 256  # images per OpenVINO inference
+
+
 def _openvino(path: Path, threads: int) -> Proba:
     import openvino as ov
 
@@ -51,12 +56,19 @@ def _openvino(path: Path, threads: int) -> Proba:
     compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads, "ENABLE_CPU_PINNING": False,
                                                  "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
+    n_out = compiled.outputs[0].partial_shape[1].get_length()
 
     def proba(x: np.ndarray) -> np.ndarray:
-        if len(x) == 0:
-            return np.zeros((0, compiled.outputs[0].partial_shape[1].get_length()), np.float32)
-        request.infer({0: np.ascontiguousarray(x, np.float32)})
-        return np.array(request.get_output_tensor(0).data, np.float32)
+        # always in chunks of one size, the last padded: on CPUs without bf16 units OpenVINO's
+        # float32 kernels depend on the batch size, and the answers must not
+        out = np.zeros((len(x), n_out), np.float32)
+        for at in range(0, len(x), OPENVINO_CHUNK):
+            chunk = np.zeros((OPENVINO_CHUNK, 28, 28, 1), np.float32)
+            n = len(x[at : at + OPENVINO_CHUNK])
+            chunk[:n] = x[at : at + n]
+            request.infer({0: chunk})
+            out[at : at + n] = request.get_output_tensor(0).data[:n]
+        return out
 
     return proba
 
