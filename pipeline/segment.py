@@ -519,7 +519,7 @@ def _comb_ticks(binary: np.ndarray, rules: list[_Rule]) -> np.ndarray:
         for a, b in tall:
             alike[a:b] = True
         grid = _regular_runs(alike, gaps=True)
-        top, bottom = max(0, r.y - int(round(height)) - 1), r.y + thick + 1  # its anti-aliased ends too
+        top, bottom = max(0, r.y - round(height) - 1), r.y + thick + 1  # its anti-aliased ends too
         edges = np.flatnonzero(np.diff(np.concatenate([[0], grid.astype(np.int8), [0]])))
         for a, b in zip(edges[::2], edges[1::2]):
             out[top:bottom, r.x0 + a : r.x0 + b] = binary[top:bottom, r.x0 + a : r.x0 + b]
