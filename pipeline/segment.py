@@ -840,8 +840,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     """Split a component much wider than a digit into touching digits.
 
     Also tried, with a probability ``scorer``, when ``doubtful`` (see :func:`_doubtful`: the least
-    reading a cut needs) though not that wide. Candidate splits into 2..6 pieces cut at the thinnest columns, and with a
-    ``scorer`` also (for parts up to ``SEAM_WIDTH`` x as wide as tall and twice the least digit
+    reading a cut needs) though not that wide. Candidate splits into 2..6 pieces cut at the
+    thinnest columns, and with a ``scorer`` also (for parts up to ``SEAM_WIDTH`` x as wide as tall and twice the least digit
     height) into 2 or 3 along the seams that cross the least ink (:func:`_seams`), and, when the
     part reads as no digit whole, into 2 at other narrow places (:func:`_pair_cuts`: a wide 7
     touching a narrow 9), taken only when both pieces read clearly; a cut that
@@ -983,9 +983,9 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
     at least ``JOIN_CONFIDENCE`` and better than each piece,
     and at least one piece reads less clearly than ``JOIN_UNSURE`` (two clear digits, a 1 and a
     0 written close, stay two). Also tried: a fragment (at most ``FRAGMENT`` x as tall as its
-    neighbour, about within its height) across a gap of up to ``FRAGMENT_GAP`` x the neighbour's height,
-    the loop of a 6 come off its stem; only the neighbour's reading counts against the union
-    (the loop alone reads as a 0 but is no digit at its size).
+    neighbour, about within its height) across a gap of up to ``FRAGMENT_GAP`` x the neighbour's
+    height, the loop of a 6 come off its stem; only the neighbour's reading counts against the
+    union (the loop alone reads as a 0 but is no digit at its size).
     Pairs are taken best gain first, each part in one pair at most.
 
     Args:
@@ -1160,8 +1160,8 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
                 tall = float(np.median([p.h for p, b in zip(g, bar) if not b]))
                 tick = float(np.median([p.h for p, b in zip(g, bar) if b]))
                 alike = [b and p.h < 0.9 * tall and abs(p.h - tick) <= max(2.0, 0.05 * tick) for p, b in zip(g, bar)]
-                grid = _on_grid(g, alike) if sum(alike) >= 3 else alike
-                g = [p for p, b, on in zip(g, bar, grid) if not (b and (p.h < 0.7 * tall or (on and sum(alike) >= 3)))]
+                grid = _on_grid(g, alike) if sum(alike) >= 3 else [False] * len(g)
+                g = [p for p, b, on in zip(g, bar, grid) if not (b and (p.h < 0.7 * tall or on))]
         solid = [_is_tick(p, rules, cfg.line_max_thickness) for p in g]
         if all(solid):
             continue  # solid bars on a rule and nothing else: the ticks of an empty comb
