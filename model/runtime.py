@@ -61,14 +61,13 @@ def _openvino(path: Path, threads: int) -> Proba:
     def proba(x: np.ndarray) -> np.ndarray:
         # always in chunks of one size, the last padded: on CPUs without bf16 units OpenVINO's
         # float32 kernels depend on the batch size, and the answers must not
-        out = np.zeros((len(x), n_out), np.float32)
-        for at in range(0, len(x), OPENVINO_CHUNK):
-            chunk = np.zeros((OPENVINO_CHUNK, 28, 28, 1), np.float32)
-            n = len(x[at : at + OPENVINO_CHUNK])
-            chunk[:n] = x[at : at + n]
-            request.infer({0: chunk})
-            out[at : at + n] = request.get_output_tensor(0).data[:n]
-        return out
+        padded = np.zeros((-(-len(x) // OPENVINO_CHUNK) * OPENVINO_CHUNK, 28, 28, 1), np.float32)
+        padded[: len(x)] = x
+        out = np.zeros((len(padded), n_out), np.float32)
+        for at in range(0, len(padded), OPENVINO_CHUNK):
+            request.infer({0: padded[at : at + OPENVINO_CHUNK]})
+            out[at : at + OPENVINO_CHUNK] = request.get_output_tensor(0).data
+        return out[: len(x)]
 
     return proba
 

@@ -346,11 +346,16 @@ def _like_line(width: int, thickness: int) -> bool:
     return width >= thickness - max(1.0, 0.25 * thickness)
 
 
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the runs of True in ``flags`` (1-D) start, and where they end (exclusive)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
+    return edges[::2], edges[1::2]
+
+
 def _runs_like(flags: np.ndarray, thickness: int) -> np.ndarray:
     """``flags`` (1-D bool) without the runs too thin to be a line ``thickness`` thick."""
     out = flags.copy()
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
-    for a, b in zip(edges[::2], edges[1::2]):
+    for a, b in zip(*_runs(flags)):
         if not _like_line(int(b - a), thickness):
             out[a:b] = False
     return out
@@ -369,8 +374,7 @@ def _regular_runs(flags: np.ndarray, gaps: bool = False) -> np.ndarray:
         >>> np.flatnonzero(_regular_runs(f)).tolist()
         [0, 10, 20, 30]
     """
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
-    starts, ends = edges[::2], edges[1::2]
+    starts, ends = _runs(flags)
     if len(starts) <= 2:
         return flags
     centres = (starts + ends - 1) / 2.0
@@ -506,22 +510,19 @@ def _comb_ticks(binary: np.ndarray, rules: list[_Rule]) -> np.ndarray:
             if run.max() < reach or reach >= r.y:
                 break
             reach *= 2
-        flags = run >= max(4, 2 * thick)
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
-        bars = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a <= thick + 2]
+        bars = [(a, b) for a, b in zip(*_runs(run >= max(4, 2 * thick))) if b - a <= thick + 2]
         if len(bars) < 3 or bars[0][0] > thick + 2 or bars[-1][1] < w - thick - 2:
             continue
-        height = float(np.median([np.median(run[a:b]) for a, b in bars]))
-        alike = np.zeros(w, bool)
-        tall = [(a, b) for a, b in bars if float(np.median(run[a:b])) >= 0.8 * height]  # taller: a stroke crossing it
+        heights = [float(np.median(run[a:b])) for a, b in bars]
+        height = float(np.median(heights))
+        tall = [bar for bar, h in zip(bars, heights) if h >= 0.8 * height]  # taller: a stroke crossing it
         if len(tall) < 3:
             continue
+        alike = np.zeros(w, bool)
         for a, b in tall:
             alike[a:b] = True
-        grid = _regular_runs(alike, gaps=True)
         top, bottom = max(0, r.y - round(height) - 1), r.y + thick + 1  # its anti-aliased ends too
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], grid.astype(np.int8), [0]])))
-        for a, b in zip(edges[::2], edges[1::2]):
+        for a, b in zip(*_runs(_regular_runs(alike, gaps=True))):
             out[top:bottom, r.x0 + a : r.x0 + b] = binary[top:bottom, r.x0 + a : r.x0 + b]
     return out
 
@@ -893,7 +894,7 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     def beats_whole(k: int) -> bool:  # the unsplit part wins over a cut that reads less clearly than it
         return not whole or scores[k] >= max(MIN_CUT, max(conf[-1], not_digit[-1]) if ones[k] else conf[-1])
 
-    need = doubtful if doubtful is not None and part.w <= cfg.split_aspect * part.h else 0.0
+    need = doubtful or 0.0  # set only for parts not wider than split_aspect (_doubtful)
     plain = [k for k in range(n_plain) if beats_whole(k) and scores[k] >= need and not (need and has_one[k])]
     # where no other cut will do: the extra cuts, when their pieces read clearly
     valid = plain or [k for k in range(n_plain, len(options)) if scores[k] >= PAIR_CUT_WHOLE and beats_whole(k)]
