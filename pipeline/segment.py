@@ -527,14 +527,36 @@ def _comb_ticks(binary: np.ndarray, rules: list[_Rule]) -> np.ndarray:
     return out
 
 
-def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tuple[np.ndarray, list[_Rule]]:
+ON_LINE = 1.25  # a pixel of a printed line this x as dark as the line's core (and darker by min_contrast) is pen ink on it
+
+
+def _ink_on_lines(ink: np.ndarray, lines: np.ndarray, contrast: int) -> np.ndarray:
+    """The pixels of the ``lines`` mask clearly darker than their line's core (:data:`ON_LINE` x the
+    third quartile of its darkness, its blurred edges being lighter, and ``contrast`` more): pen
+    ink lying on a grey or coloured printed line, the foot of a 2 along its rule. A line as dark
+    as the pen hides it (nothing is found there)."""
+    out = np.zeros_like(lines)
+    n, labels, stats, _ = _components(lines)
+    for i in range(1, n):
+        x, y, w, h, _ = stats[i]
+        own = labels[y : y + h, x : x + w] == i
+        dark = ink[y : y + h, x : x + w]
+        level = float(np.percentile(dark[own], 75))
+        out[y : y + h, x : x + w][own & (dark >= max(ON_LINE * level, level + contrast))] = 255
+    return out
+
+
+def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
+                 ink: np.ndarray | None = None) -> tuple[np.ndarray, list[_Rule]]:
     """Remove printed form structure: long thin horizontal rules, the bars of comb boxes joining
     two rules, and printed boxes of any size.
 
-    Strokes that cross a removed line are bridged again, so digits touching a line keep their ink.
+    Strokes that cross a removed line are bridged again, so digits touching a line keep their ink;
+    with ``ink``, pen strokes lying on a lighter line keep theirs too.
 
     Args:
         binary: (H, W) uint8 ink mask, page level (deskewed).
+        ink: the page's darkness below its paper (:func:`_ink`), aligned with ``binary``.
 
     Returns:
         (cleaned mask, the horizontal rules found: long rules and the bottom lines of boxes).
@@ -629,6 +651,14 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> tu
     cleaned |= bridge_v & hmask
     cleaned |= bridge_h & vmask
     cleaned |= inked & hmask & cv2.bitwise_not(cv2.dilate(vmask, np.ones((3, 2 * t + 1), np.uint8)))  # not bars
+    if ink is not None:  # pen ink on the lines, where it joins a stroke kept (not specks along a line)
+        on = _ink_on_lines(ink, hmask | vmask, cfg.min_contrast) & cv2.bitwise_not(cleaned)
+        if on.any():
+            n, labels = cv2.connectedComponents(on | cleaned, connectivity=8)
+            joined = np.zeros(n, bool)
+            joined[labels[cleaned > 0]] = True
+            joined[0] = False
+            cleaned[(on > 0) & joined[labels]] = 255
     return cleaned, rules
 
 
@@ -1325,7 +1355,7 @@ def segment(
         ink = _ink(cv2.warpAffine(g, rot, (w, h), flags=cv2.INTER_LINEAR, borderValue=paper), cfg)
         binary = _mask(ink, cfg)
     binary = _follow_ridges(ink, binary, cfg)
-    cleaned, rules = remove_rules(binary, cfg)
+    cleaned, rules = remove_rules(binary, cfg, ink)
     parts = merge_parts(_drop_line_residue(_parts(cleaned, min_area=6), binary, cleaned), cfg)
     if scorer is not None:
         parts = attach_bars(parts, scorer, cfg.min_height, cfg.max_height)

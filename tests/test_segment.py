@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline.config import SegmentConfig
 from pipeline.normalize import normalize_mask
-from pipeline.segment import _Part, binarize, estimate_skew, remove_rules, segment, split_wide
+from pipeline.segment import _ink, _Part, binarize, estimate_skew, remove_rules, segment, split_wide
 from tests.conftest import digit_ink, draw_digits
 
 
@@ -157,6 +158,25 @@ def test_remove_rules_reports_the_rule() -> None:
     page[50:53, 20:380] = 255
     cleaned, rules = remove_rules(page)
     assert cleaned.max() == 0 and len(rules) == 1 and rules[0].x0 == 20 and rules[0].x1 == 380
+
+
+def test_pen_stroke_lying_on_a_grey_rule_stays_with_its_digit() -> None:
+    """The foot of a 2 drawn right along a grey printed rule: the pen's ink there is darker than
+    the rule, so it is kept when the rule is removed and the 2 keeps its foot (a 2 without it
+    reads as a 7). Dark specks along the rule away from any stroke are not kept."""
+    page = np.full((300, 600), 250, np.uint8)
+    page[199:202, 40:560] = 150  # a grey rule, 3 px
+    two = np.array([[205, 135], [222, 118], [245, 122], [250, 140], [236, 165], [205, 199]], np.int32)
+    cv2.polylines(page, [two], False, 30, 3, cv2.LINE_8)
+    page[199:202, 204:256] = 30  # its foot: exactly the rule's rows, as thick as the rule
+    page[200, 400:403] = 30  # a dark speck on the rule, far from any stroke
+    glyphs = segment(page)
+    assert len(glyphs) == 1
+    g = glyphs[0]
+    foot = g.mask[-4:].any(axis=0)  # the glyph's lowest rows
+    assert g.w >= 48 and foot.sum() >= 40, (g.x, g.y, g.w, g.h, foot.sum())
+    cleaned, _ = remove_rules(binarize(page), ink=_ink(page, SegmentConfig()))
+    assert cleaned[199:202, 210:250].all() and not cleaned[199:202, 395:410].any()
 
 
 def test_dotted_leader_under_a_field_stays_out_of_the_digits(mnist_test) -> None:  # type: ignore[no-untyped-def]
