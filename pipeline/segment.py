@@ -527,14 +527,10 @@ def _comb_ticks(binary: np.ndarray, rules: list[_Rule]) -> np.ndarray:
     return out
 
 
-ON_LINE = 1.25  # a pixel of a printed line this x as dark as the line's core (and darker by min_contrast) is pen ink on it
-
-
 def _ink_on_lines(ink: np.ndarray, lines: np.ndarray, contrast: int) -> np.ndarray:
-    """The pixels of the ``lines`` mask clearly darker than their line's core (:data:`ON_LINE` x the
-    third quartile of its darkness, its blurred edges being lighter, and ``contrast`` more): pen
-    ink lying on a grey or coloured printed line, the foot of a 2 along its rule. A line as dark
-    as the pen hides it (nothing is found there)."""
+    """The pixels of the ``lines`` mask ``contrast`` darker than their line's core (the third
+    quartile of its darkness: its blurred edges are lighter): pen ink lying on a grey or coloured
+    printed line, the foot of a 2 along its rule. A line as dark as the pen hides it."""
     out = np.zeros_like(lines)
     n, labels, stats, _ = _components(lines)
     for i in range(1, n):
@@ -542,7 +538,7 @@ def _ink_on_lines(ink: np.ndarray, lines: np.ndarray, contrast: int) -> np.ndarr
         own = labels[y : y + h, x : x + w] == i
         dark = ink[y : y + h, x : x + w]
         level = float(np.percentile(dark[own], 75))
-        out[y : y + h, x : x + w][own & (dark >= max(ON_LINE * level, level + contrast))] = 255
+        out[y : y + h, x : x + w][own & (dark >= level + contrast)] = 255
     return out
 
 
