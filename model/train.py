@@ -43,6 +43,49 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class PageCrops:
+    """Labelled digit crops cut from pages by the segmenter (``samples/page_crops.py``), added to
+    the training images: each crop's MNIST *training* image index (``source``), so that crops of
+    validation digits are left out."""
+
+    x: np.ndarray  # uint8 (N, 28, 28), the pipeline's normalized crops
+    y: np.ndarray  # (N,) digits
+    source: np.ndarray  # (N,) index into the MNIST training images
+    path: str = ""
+
+    @classmethod
+    def load(cls, path: Path) -> PageCrops:
+        """Read ``x``, ``y`` and ``source`` from an ``.npz``; ValueError naming the file if it is not one."""
+        try:
+            with np.load(path) as z:
+                crops = cls(z["x"], z["y"].astype(np.int64), z["source"].astype(np.int64), str(path))
+        except (OSError, KeyError, ValueError) as e:
+            raise ValueError(f"{path}: not a page-crops file (.npz with x, y, source): {e}") from e
+        n = len(crops.x)
+        if crops.x.shape[1:] != (28, 28) or crops.y.shape != (n,) or crops.source.shape != (n,):
+            raise ValueError(f"{path}: expected x (N, 28, 28), y (N,), source (N,); got {crops.x.shape}, "
+                             f"{crops.y.shape}, {crops.source.shape}")
+        return crops
+
+    def check(self, data: Mnist) -> None:
+        """ValueError unless every crop names an MNIST training image of its own label (crops
+        built from other data would leak into validation or teach wrong labels)."""
+        known = (self.source >= 0) & (self.source < len(data.y_train))
+        if not known.all() or (data.y_train[self.source] != self.y).any():
+            raise ValueError(f"{self.path}: its crops are not labelled as the MNIST training images they name "
+                             f"(built from other data?)")
+
+
+def split(cfg: TrainConfig, n_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """(validation, training) indices of the MNIST training images: a fixed, seeded subset held
+    out for checkpointing; ``cfg.limit`` > 0 keeps only that many images in all."""
+    n = n_images if cfg.limit <= 0 else min(cfg.limit, n_images)
+    order = np.random.default_rng(cfg.seed).permutation(n_images)[:n]
+    n_val = min(cfg.validation_size, n // 5)
+    return order[:n_val], order[n_val:]
+
+
+@dataclass(frozen=True)
 class TrainResult:
     """What a run produced: the model file, its test metrics and the per-epoch history."""
 
@@ -148,7 +191,8 @@ def reject_metrics(probs: np.ndarray, labels: np.ndarray, negative_probs: np.nda
 
 
 def train(
-    cfg: TrainConfig, data: Mnist, out_dir: Path, normalizer: Callable[[np.ndarray], np.ndarray], quiet: bool = False
+    cfg: TrainConfig, data: Mnist, out_dir: Path, normalizer: Callable[[np.ndarray], np.ndarray], quiet: bool = False,
+    crops: PageCrops | None = None,
 ) -> TrainResult:
     """Train the CNN on MNIST plus generated "not a digit" glyphs; write the artifacts into ``out_dir``.
 
@@ -161,6 +205,8 @@ def train(
             recipe (``pipeline.normalize.normalize_mask``), so that the negatives look like the
             crops the classifier will see.
         quiet: no progress bars.
+        crops: digit crops the segmenter cut from pages, added to the training images (those of
+            validation digits left out); their labels must match their MNIST training images.
 
     Returns:
         :class:`TrainResult` with test accuracy, reject rates, loss and calibration error.
@@ -175,11 +221,8 @@ def train(
     tf.config.experimental.enable_op_determinism()
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    # split: a fixed, seeded validation subset of the training images
-    n = len(data.x_train) if cfg.limit <= 0 else min(cfg.limit, len(data.x_train))
-    order = np.random.default_rng(cfg.seed).permutation(len(data.x_train))[:n]
-    n_val = min(cfg.validation_size, n // 5)
-    val_idx, train_idx = order[:n_val], order[n_val:]
+    val_idx, train_idx = split(cfg, len(data.x_train))
+    n, n_val = len(val_idx) + len(train_idx), len(val_idx)
     if cfg.negatives < 0:
         raise ValueError(f"negatives: must be >= 0, got {cfg.negatives}")
     # generated negatives, class NOT_DIGIT: seeds apart for training, validation and the held-out test
@@ -192,9 +235,15 @@ def train(
     under, picks = underlined_digits(data.x_train[train_idx], round(cfg.underlined * len(train_idx)), cfg.seed, normalizer)
     n_eval_under = min(len(data.x_test), 2000) if cfg.underlined > 0 else 0
     under_test, under_picks = underlined_digits(data.x_test, n_eval_under, cfg.seed + 3_000_017, normalizer)
-    x_train = to_input(np.concatenate([data.x_train[train_idx], under, neg_train]))
+    # page crops of training digits only (a crop of a validation digit would leak into the checkpointing)
+    if crops is None:
+        crops = PageCrops(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    crops.check(data)
+    used = np.isin(crops.source, train_idx)
+    crop_x, crop_y = crops.x[used], crops.y[used]
+    x_train = to_input(np.concatenate([data.x_train[train_idx], under, neg_train, crop_x]))
     y_train = np.concatenate(
-        [data.y_train[train_idx], data.y_train[train_idx][picks], np.full(n_neg, NOT_DIGIT)]
+        [data.y_train[train_idx], data.y_train[train_idx][picks], np.full(n_neg, NOT_DIGIT), crop_y]
     ).astype(np.int32)
     x_val = to_input(np.concatenate([data.x_train[val_idx], neg_val]))
     y_val = np.concatenate([data.y_train[val_idx], np.full(n_val_neg, NOT_DIGIT)]).astype(np.int32)
@@ -264,14 +313,17 @@ def train(
             "recipe": asdict(cfg),
             "data": {"source": data.source, "sha256": data.hashes, "train": len(train_idx), "validation": n_val,
                      "negatives": {"train": n_neg, "validation": n_val_neg, "test": n_eval_neg},
-                     "underlined": {"train": len(under), "test": n_eval_under}},
+                     "underlined": {"train": len(under), "test": n_eval_under},
+                     "page_crops": {"file": Path(crops.path).name if crops.path else "",
+                                    "sha256": sha256_file(Path(crops.path)) if crops.path else "",
+                                    "train": len(crop_x)}},
             "history": history,
             "tflite": {"file": fast_path.name, "sha256": sha256_file(fast_path)},
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         },
     )
     plot_curves(history, out_dir / "training_curves.png")
-    write_card(out_dir / "CARD.md", cfg, metrics, data)
+    write_card(out_dir / "CARD.md", cfg, metrics, data, len(crop_x))
     return TrainResult(model_path, metrics, history, seconds)
 
 
@@ -307,10 +359,19 @@ def plot_curves(history: dict[str, list[float]], path: Path) -> None:
     plt.close(fig)
 
 
-def write_card(path: Path, cfg: TrainConfig, metrics: dict[str, float], data: Mnist) -> None:
+def write_card(path: Path, cfg: TrainConfig, metrics: dict[str, float], data: Mnist, n_crops: int = 0) -> None:
     """Write the model card: data, recipe, metrics, how to reproduce."""
     recipe = "\n".join(f"| `{k}` | {v} |" for k, v in asdict(cfg).items())
     hashes = "\n".join(f"- `{name}`: `{h}`" for name, h in sorted(data.hashes.items()))
+    crops = (f"""
+Page crops: {n_crops:,} crops of MNIST training digits (none of the validation ones) as the
+pipeline cuts them from synthetic form pages (`samples/page_crops.py`: pages drawn by
+`samples/synth.py` in all its styles, segmented and normalized by the pipeline), so that the model
+also learns the crops it is given: strokes redrawn by a pen, binarized, a rule or box side taken
+off, part of a neighbour left on.
+""" if n_crops else "")
+    command = ("python samples/page_crops.py --out crops.npz\n    digits train --data path/to/mnist --crops crops.npz --out model/"
+               if n_crops else "digits train --data path/to/mnist --out model/")
     path.write_text(
         f"""# Model card: digits CNN
 
@@ -351,7 +412,7 @@ another seed and fonts training never saw (STIX General, Hershey triplex and scr
 Since rule fragments and leaders alone are negatives, {round(cfg.underlined * 100)}% of the training digits are added
 again drawn on a rule fragment or dotted leader (the remnant a segmenter leaves attached), as
 positives.
-
+{crops}
 ## Recipe
 
 Adam, sparse categorical cross-entropy, accuracy; learning rate decayed per epoch.
@@ -378,7 +439,7 @@ model holds up on pen strokes thinner or thicker than MNIST's.
 
 ## Reproduce
 
-    digits train --data path/to/mnist --out model/
+    {command}
 
 Seeds (Python, NumPy, TensorFlow, augmentation, data split) are fixed by `seed`; the tests train
 the tiny recipe twice and check the two runs agree.

@@ -42,6 +42,8 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 @app.command()
 def train(
     data: Annotated[Optional[Path], typer.Option(help="MNIST folder (IDX files) or mnist.npz.")] = None,
+    crops: Annotated[Optional[Path], typer.Option(help="Labelled page crops of MNIST training digits to add "
+                                                       "(.npz from samples/page_crops.py).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the model, metadata, curves and card.")] = Path(__file__).resolve().parent.parent / "model",
     epochs: Annotated[Optional[int], typer.Option(min=1)] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
@@ -57,7 +59,7 @@ def train(
     digits.json, curves and CARD.md."""
     _setup(quiet)
     from model.data import DataError, load_mnist
-    from model.train import TrainConfig
+    from model.train import PageCrops, TrainConfig
     from model.train import train as run_training
     from pipeline.config import ConfigError, load_section
 
@@ -71,12 +73,15 @@ def train(
                  augment=augment, early_stopping_patience=early_stopping, limit=limit),
         )
         mnist = load_mnist(data)
-    except (DataError, ConfigError) as e:
+        page_crops = PageCrops.load(crops) if crops is not None else None
+        if page_crops is not None:
+            page_crops.check(mnist)
+    except (DataError, ConfigError, ValueError) as e:
         raise _fail(str(e))
     log.info("training on %s: %s", mnist.source, cfg)
     from pipeline.normalize import normalize_mask
 
-    result = run_training(cfg, mnist, out, normalize_mask, quiet=quiet)
+    result = run_training(cfg, mnist, out, normalize_mask, quiet=quiet, crops=page_crops)
     m = result.metrics
     typer.echo(
         f"test accuracy {m['test_accuracy']:.4f}, false reject {m['test_false_reject']:.4f}, "

@@ -840,7 +840,8 @@ def _seams(part: _Part, counts: Sequence[int]) -> list[list[np.ndarray]]:
 
 SUSPECT = 0.99  # a part nearly as wide as tall read less surely than this ...
 SUSPECT_WIDTH = 0.8  # ... and at least this x as wide as tall is tried cut too (13 read as an 8) ...
-SUSPECT_CUT = 0.95  # ... a cut taken only when its pieces read this clearly
+SUSPECT_CUT = 0.95  # ... a cut taken only when its pieces read this clearly, none of them as a 1 ...
+SUSPECT_ONES = 0.8  # ... unless the part reads less clearly than this whole (a 1 touching a 7 read as a 0)
 
 
 def _doubtful(parts: list[_Part], scorer: Scorer, cfg: SegmentConfig) -> dict[int, float]:
@@ -921,7 +922,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         return not whole or scores[k] >= max(MIN_CUT, max(conf[-1], not_digit[-1]) if ones[k] else conf[-1])
 
     need = doubtful or 0.0  # set only for parts not wider than split_aspect (_doubtful)
-    plain = [k for k in range(n_plain) if beats_whole(k) and scores[k] >= need and not (need and has_one[k])]
+    no_ones = need and whole and conf[-1] >= SUSPECT_ONES
+    plain = [k for k in range(n_plain) if beats_whole(k) and scores[k] >= need and not (no_ones and has_one[k])]
     # where no other cut will do: the extra cuts, when their pieces read clearly
     valid = plain or [k for k in range(n_plain, len(options)) if scores[k] >= PAIR_CUT_WHOLE and beats_whole(k)]
     return options[max(valid, key=lambda k: scores[k])] if valid else [part]

@@ -79,6 +79,7 @@ class TruthField:
     w: int
     h: int
     text: str
+    sources: tuple[int, ...] = ()  # index of each digit's image in the digits the page was drawn from
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class _Field:
     top: int  # extents relative to the baseline (top < 0 < bottom)
     bottom: int
     lines: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # ("line"|"rect"|"dot", coords rel.)
+    sources: tuple[int, ...] = ()  # index of each digit's image in the digits given
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,9 +329,10 @@ def _make_field(
 ) -> _Field:
     """Render the digits of one field and its printed frame, relative to (x=0, baseline=0)."""
     scale = rng.uniform(0.93, 1.07)
-    alphas = []
+    alphas, sources = [], []
     for ch in text:
         idx = int(rng.choice(pools[int(ch)]))
+        sources.append(idx)
         h = hb * scale * rng.uniform(0.88, 1.12)
         if frame in ("boxes", "comb"):
             h = min(h, hb * 1.02)
@@ -365,7 +368,7 @@ def _make_field(
             for i in range(nbox + 1):
                 lines.append(("line", (i * bw, bottom - tick, i * bw, bottom, t)))
         return _Field(text, glyphs, width, min(top, min(g.bottom - g.alpha.shape[0] for g in glyphs)),
-                      max(bottom, max(g.bottom for g in glyphs)) + t, lines)
+                      max(bottom, max(g.bottom for g in glyphs)) + t, lines, tuple(sources))
 
     # free handwriting: small gaps, sometimes touching, slight drift of the baseline
     touching = rng.random() < 0.12
@@ -400,7 +403,7 @@ def _make_field(
         bottom = y + 3
     if frame in ("underline", "ruled", "dotted"):
         width = hi
-    return _Field(text, glyphs, width, top, bottom, lines)
+    return _Field(text, glyphs, width, top, bottom, lines, tuple(sources))
 
 
 @dataclass
@@ -411,7 +414,6 @@ class _Canvas:
     lines: np.ndarray  # uint8 coverage of printed form lines
     ink: np.ndarray  # float32 coverage of handwriting
     fields: np.ndarray  # int16 field id (1-based) of handwriting pixels
-    texts: list[str] = field(default_factory=list)
 
     @classmethod
     def empty(cls, h: int, w: int) -> _Canvas:
@@ -443,8 +445,8 @@ def _text_size(text: str, font: int, scale: float, thick: int) -> tuple[int, int
 
 
 def _layout(rng: np.random.Generator, look: _Look, digits: np.ndarray, labels: np.ndarray,
-            width: int, height: int) -> tuple[_Canvas, list[str]]:
-    """Draw the printed form and the handwriting on layers; return them and the field texts."""
+            width: int, height: int) -> tuple[_Canvas, list[_Field]]:
+    """Draw the printed form and the handwriting on layers; return them and the fields drawn."""
     cv = _Canvas.empty(height, width)
     pools = [np.flatnonzero(labels == d) for d in range(10)]
     margin = int(rng.integers(int(0.055 * width), int(0.085 * width)))
@@ -470,14 +472,14 @@ def _layout(rng: np.random.Generator, look: _Look, digits: np.ndarray, labels: n
     target = int(rng.integers(8, MAX_FIELDS + 1))
     footer_space = int(hb_page * 0.5) + 160
     right = width - margin
-    texts: list[str] = []
+    drawn: list[_Field] = []
     kinds = list(range(len(_KINDS)))
-    while len(texts) < target:
+    while len(drawn) < target:
         # build one row: label + field (+ units), one to three per row
         items: list[tuple[int, str, int, _Field, str, int]] = []  # (x_label, label, x_field, field, unit, x_unit)
         x = margin + int(rng.integers(0, 40))
         per_row = int(rng.choice([1, 2, 3], p=[0.45, 0.4, 0.15]))
-        while len(items) < per_row and len(texts) + len(items) < target:
+        while len(items) < per_row and len(drawn) + len(items) < target:
             label, lo, hi, units = _KINDS[int(rng.choice(kinds))]
             label_text = label + (":" if rng.random() < 0.4 else "")
             lw, _ = _text_size(label_text, font, lscale, lthick)
@@ -517,8 +519,8 @@ def _layout(rng: np.random.Generator, look: _Look, digits: np.ndarray, labels: n
         for x_label, label_text, x_field, f, unit, x_unit in items:
             lift = int(hb_page * rng.uniform(0.0, 0.15))
             cv.put_text(label_text, x_label, base - lift, font, lscale, lthick)
-            texts.append(f.text)
-            cv.draw_field(f, x_field, base, len(texts))
+            drawn.append(f)
+            cv.draw_field(f, x_field, base, len(drawn))
             if unit:
                 cv.put_text(unit, x_unit, base - lift, font, lscale, lthick)
         y = base + down + int(min(hb_page * rng.uniform(0.5, 1.2), 110) + rng.integers(25, 60))
@@ -529,7 +531,7 @@ def _layout(rng: np.random.Generator, look: _Look, digits: np.ndarray, labels: n
     cv2.line(cv.lines, (margin + fw + 20, fy + 4), (margin + fw + 20 + int(width * 0.3), fy + 4), 255, 2)
     cv.put_text("Form " + str(rng.choice(["A", "B", "C", "X"])) + " rev. " + str(rng.choice(["a", "b", "c"])),
                 width - margin - 220, height - margin // 2, font, 0.6 * width / 1700, 1)
-    return cv, texts
+    return cv, drawn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -647,7 +649,7 @@ def render_page(
     _check(labels.shape == (len(digits),), "labels", f"expected ({len(digits)},), got {labels.shape}")
     _check(width >= 600 and height >= 600, "width/height", f"page too small: {width}x{height}")
     look = _look_for(style, rng)
-    cv, texts = _layout(rng, look, digits, labels, width, height)
+    cv, drawn = _layout(rng, look, digits, labels, width, height)
     paper, text_c, line_c, ink_c = _colours(rng, look)
     img = _compose(cv, paper, text_c, line_c, ink_c)
     fields = cv.fields
@@ -661,7 +663,7 @@ def render_page(
                              borderValue=border).reshape(height, width, len(paper))
         fields = cv2.warpAffine(fields, m, (width, height), flags=cv2.INTER_NEAREST,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    boxes = _truth_boxes(fields, len(texts))
+    boxes = _truth_boxes(fields, len(drawn))
     if look.paper == "grey":
         _illuminate(rng, img)
     if look.noise:
@@ -672,7 +674,7 @@ def render_page(
     if look.noise and rng.random() < 0.7:  # JPEG artefacts
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 70))])
         out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-    truth = [TruthField(1, x, y, w, h, t) for (x, y, w, h), t in zip(boxes, texts, strict=True)]
+    truth = [TruthField(1, x, y, w, h, f.text, f.sources) for (x, y, w, h), f in zip(boxes, drawn, strict=True)]
     return out, truth
 
 

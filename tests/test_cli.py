@@ -119,3 +119,12 @@ def test_train_one_epoch_on_tiny_data_is_reproducible(tmp_path: Path) -> None:
 def test_train_without_data_fails_clearly(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "m")])
     assert result.exit_code == 1 and "--data" in result.output
+
+
+def test_train_with_crops_of_other_data_fails_clearly(tmp_path: Path) -> None:
+    data = fake_mnist(tmp_path / "mnist")
+    crops = tmp_path / "crops.npz"
+    np.savez(crops, x=np.zeros((5, 28, 28), np.uint8), y=np.arange(5), source=np.arange(5) + 60_000)
+    result = runner.invoke(app, ["train", "--data", str(data), "--crops", str(crops), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1 and "crops.npz" in result.output and "not labelled" in result.output
+    assert not (tmp_path / "m").exists()

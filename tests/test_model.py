@@ -66,7 +66,7 @@ def test_shipped_model_rejects_printed_glyphs_not_digits(classifier, mnist_test)
 
 def test_tiny_eleven_class_training_writes_a_working_model(tmp_path: Path, mnist_test) -> None:  # type: ignore[no-untyped-def]
     from model.data import Mnist
-    from model.train import TrainConfig, train
+    from model.train import PageCrops, TrainConfig, split, train
     from pipeline.classify import Classifier
     from pipeline.normalize import normalize_mask
 
@@ -74,9 +74,13 @@ def test_tiny_eleven_class_training_writes_a_working_model(tmp_path: Path, mnist
     data = Mnist(x[:1500], y[:1500], x[1500:], y[1500:], "mnist_test[:2000]", {})
     cfg = TrainConfig(epochs=10, batch_size=32, learning_rate=2e-3, augment=False, limit=1500, negatives=0.3,
                       negative_eval=200)
-    result = train(cfg, data, tmp_path, normalize_mask, quiet=True)
+    crops = PageCrops(x[:60], y[:60].astype(np.int64), np.arange(60))  # any labelled images will do
+    result = train(cfg, data, tmp_path, normalize_mask, quiet=True, crops=crops)
     meta = read_metadata(result.model_path)
     assert meta["classes"] == list(CLASSES) and meta["data"]["negatives"]["train"] == round(0.3 * 1200)
+    # crops of validation digits are left out of training
+    val_idx, train_idx = split(cfg, 1500)
+    assert len(val_idx) == 300 and meta["data"]["page_crops"]["train"] == np.isin(np.arange(60), train_idx).sum() < 60
     m = result.metrics
     assert {"test_accuracy", "test_false_reject", "negatives_reject"} <= set(m)
     assert m["test_accuracy"] > 0.5 and m["negatives_reject"] > 0.5 and m["test_false_reject"] < 0.2
@@ -84,6 +88,30 @@ def test_tiny_eleven_class_training_writes_a_working_model(tmp_path: Path, mnist
         p = Classifier(result.model_path, runtime=runtime).predict(x[1500:1600])
         assert p.probs.shape == (100, 11) and np.allclose(p.probs.sum(axis=1), 1.0, atol=1e-5)
         assert (p.digit == y[1500:1600]).mean() > 0.5
+
+
+def test_page_crops_must_be_labelled_as_the_training_images_they_name(tmp_path: Path, mnist_test) -> None:  # type: ignore[no-untyped-def]
+    from model.data import Mnist
+    from model.train import PageCrops
+
+    x, y = mnist_test
+    data = Mnist(x[:100], y[:100], x[100:200], y[100:200], "mnist_test[:200]", {})
+    path = tmp_path / "crops.npz"
+    np.savez(path, x=x[:10], y=y[:10], source=np.arange(10))
+    crops = PageCrops.load(path)
+    crops.check(data)  # labels match
+    np.savez(path, x=x[:10], y=(y[:10] + 1) % 10, source=np.arange(10))
+    with pytest.raises(ValueError, match="crops.npz: its crops are not labelled"):
+        PageCrops.load(path).check(data)
+    np.savez(path, x=x[:10], y=y[:10], source=np.arange(10) + 95)  # past the training images
+    with pytest.raises(ValueError, match="not labelled"):
+        PageCrops.load(path).check(data)
+    np.savez(path, x=x[:10, :20], y=y[:10], source=np.arange(10))
+    with pytest.raises(ValueError, match=r"crops.npz: expected x \(N, 28, 28\)"):
+        PageCrops.load(path)
+    (tmp_path / "junk.npz").write_text("not a zip")
+    with pytest.raises(ValueError, match="junk.npz: not a page-crops file"):
+        PageCrops.load(tmp_path / "junk.npz")
 
 
 def test_fast_runtimes_agree_with_keras_on_a_probe_batch(mnist_test) -> None:  # type: ignore[no-untyped-def]
