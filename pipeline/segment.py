@@ -647,14 +647,14 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     cleaned |= bridge_v & hmask
     cleaned |= bridge_h & vmask
     cleaned |= inked & hmask & cv2.bitwise_not(cv2.dilate(vmask, np.ones((3, 2 * t + 1), np.uint8)))  # not bars
-    if ink is not None:  # pen ink on the lines, where it joins a stroke kept (not specks along a line)
-        on = _ink_on_lines(ink, hmask | vmask, cfg.min_contrast) & cv2.bitwise_not(cleaned)
-        if on.any():
-            n, labels = cv2.connectedComponents(on | cleaned, connectivity=8)
-            joined = np.zeros(n, bool)
-            joined[labels[cleaned > 0]] = True
-            joined[0] = False
-            cleaned[(on > 0) & joined[labels]] = 255
+    if ink is not None:  # pen ink on the lines, where it touches a stroke kept (not specks along a line)
+        n, labels, stats, _ = _components(_ink_on_lines(ink, hmask | vmask, cfg.min_contrast) & cv2.bitwise_not(cleaned))
+        for i in range(1, n):
+            x, y, w, h, _ = stats[i]
+            y0, x0 = max(0, y - 1), max(0, x - 1)
+            own = (labels[y0 : y + h + 1, x0 : x + w + 1] == i).astype(np.uint8)
+            if (cv2.dilate(own, np.ones((3, 3), np.uint8)) & cleaned[y0 : y + h + 1, x0 : x + w + 1]).any():
+                cleaned[y0 : y + h + 1, x0 : x + w + 1][own > 0] = 255
     return cleaned, rules
 
 
