@@ -648,7 +648,8 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     cleaned |= bridge_h & vmask
     cleaned |= inked & hmask & cv2.bitwise_not(cv2.dilate(vmask, np.ones((3, 2 * t + 1), np.uint8)))  # not bars
     if ink is not None:  # pen ink on the lines, where it touches a stroke kept (not specks along a line)
-        n, labels, stats, _ = _components(_ink_on_lines(ink, hmask | vmask, cfg.min_contrast) & cv2.bitwise_not(cleaned))
+        on = _ink_on_lines(ink, hmask | vmask, cfg.min_contrast) & cv2.bitwise_not(cleaned)
+        n, labels, stats, _ = _components(on)
         for i in range(1, n):
             x, y, w, h, _ = stats[i]
             y0, x0 = max(0, y - 1), max(0, x - 1)
@@ -851,8 +852,8 @@ def _doubtful(parts: list[_Part], scorer: Scorer, cfg: SegmentConfig) -> dict[in
     narrow digit touching the next (a 1 joined to a 9), where a letter's "not a digit" reading
     keeps it whole against a cut into strokes; and those at least ``SUSPECT_WIDTH`` x as wide as
     tall read less surely than ``SUSPECT``, two digits written into each other that read as one
-    (73 as a 3; a cut of ``SUSPECT_CUT``, no piece a 1: a 0 falls into a 1 and a 7 that read
-    clearly). Needs a scorer that answers class probabilities (else none are)."""
+    (73 as a 3; a cut of ``SUSPECT_CUT``, no piece a 1 unless the part reads under
+    ``SUSPECT_ONES`` whole: a 0 falls into a 1 and a 7 that read clearly). Needs a scorer that answers class probabilities (else none are)."""
     cand = [p for p in parts if 0.75 * p.h < p.w <= cfg.split_aspect * p.h]
     if not cand:
         return {}
