@@ -145,7 +145,9 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, rejected: n
     ``text_share`` are classified "not a digit" (``rejected``, per glyph of the page); the value
     reads clearly, each digit at 0.5 or more; of several such spaces, the one with the most
     letters on the words' side and the fewest on the value's ("Phone 7034607", whose h reads as a 1, is cut before the 7; in
-    "Account no." the "no." is not a value).
+    "Account no." the "no." is not a value). Words after the value that begin with a glyph read as
+    a digit are set farther apart from it than its digits are from each other (a number written
+    into spaced boxes keeps its last digits when its unit follows close after them).
 
     Example:
         >>> from pipeline.segment import Glyph
@@ -159,8 +161,8 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, rejected: n
     if not digits:
         return [], idx, []
     space = cfg.value_gap * float(np.median([glyphs[i].h for i in idx]))  # small letters beside a tall digit
-    cuts = [k for k in range(1, len(idx))
-            if glyphs[idx[k]].x - max(glyphs[i].x + glyphs[i].w for i in idx[:k]) >= space]
+    gaps = [0] + [glyphs[idx[k]].x - max(glyphs[i].x + glyphs[i].w for i in idx[:k]) for k in range(1, len(idx))]
+    cuts = [k for k in range(1, len(idx)) if gaps[k] >= space]
 
     def share(part: list[int]) -> float:
         return float(rejected[part].mean()) if part else 0.0
@@ -175,7 +177,12 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, rejected: n
     # of the spaces between words and a value, the one that parts letters from digits best
     start = max([k for k in cuts if words(idx[:k]) and value(idx[k:])],
                 key=lambda k: share(idx[:k]) - share(idx[k:]), default=0)
-    end = max([k for k in cuts if k > start and words(idx[k:]) and value(idx[start:k])],
+
+    def apart(k: int) -> bool:  # words after the value that start with what reads as a digit are set
+        # farther apart than its digits are from each other (not the 58 of 613158 mm in spaced boxes)
+        return bool(rejected[idx[k]]) or gaps[k] > max(gaps[start + 1 : k], default=0)
+
+    end = max([k for k in cuts if k > start and words(idx[k:]) and value(idx[start:k]) and apart(k)],
               key=lambda k: share(idx[k:]) - share(idx[start:k]), default=len(idx))
     return idx[:start], idx[start:end], idx[end:]
 

@@ -228,3 +228,12 @@ def test_poorly_read_digit_at_the_end_of_a_number_is_kept_and_flagged() -> None:
     assert [f["text"] for f in fields] == ["508044094"] and digits[-1]["needs_review"]
     r.glyphs[-1] = replace(r.glyphs[-1], y=112, h=8)  # a colon's lower dot, say
     assert _texts(r) == ["50804409"]
+
+
+def test_number_in_spaced_boxes_with_its_unit_close_after_it_is_kept_whole() -> None:
+    """"[6] [1] [3] [1] [5] [8] mm": the boxes space the digits a word space apart, and the unit
+    follows the last digit closely; the last digits are not cut off with the unit as words."""
+    boxed = [(1, 100 + 26 * k, d, 0.99, 0.0) for k, d in enumerate([6, 1, 3, 1, 5, 8])]  # 14 px apart
+    boxed[4] = (1, 204, 5, 0.48, 0.12)  # a 5 read poorly
+    unit = [(1, 250 + 14 * k, 4, 0.0, 1.0) for k in range(2)]  # 8 px after the 8
+    assert _texts(_result(boxed + unit)) == ["613158"]
