@@ -4,7 +4,8 @@ A page is a letter-size form scanned at about 200 dpi (1700 x 2200 px): a printe
 instructions, rows of printed labels ("Amount", "Meter reading", ...) each followed by a
 handwritten number field of 1-10 digits, and a printed footer. Every handwritten digit is an
 MNIST test digit rendered as pen ink: upscaled, thresholded to a stroke mask, re-stroked to the
-page's pen width (thin ballpoint, normal pen, marker), and blended over the paper with
+page's pen width (thin ballpoint, normal pen, marker; a loop MNIST's pen filled in is drawn
+round, not thinned to a line), and blended over the paper with
 anti-aliased edges (supersampled). Styles add the hazards of real scans: comb boxes, ruled lines
 the digits cross, grey paper with uneven light, dust and JPEG noise, skew, colour (blue ink, red
 form lines) and hairline strokes.
