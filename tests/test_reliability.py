@@ -169,7 +169,13 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, mnist_test)
     pages = _pages(tmp_path / "in", mnist_test, 12, size=(1400, 1100))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "pipeline.cli", "scan", str(pages), "--out", str(out), "--batch-size", "1", "-q"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the run must hear Ctrl-C even when the tests run in the background of a shell without job
+    # control, which ignores SIGINT for its children: a handled signal is reset to default at exec
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 120
     while not read_completion_log(out / COMPLETION_LOG) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
