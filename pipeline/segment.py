@@ -997,6 +997,8 @@ JOIN_CONFIDENCE = 0.9  # a union of two pieces must read at least this clearly t
 JOIN_UNSURE = 0.95  # ... and one of the pieces must read less clearly than this
 FRAGMENT = 0.7  # a piece at most this x as tall as its neighbour, apart from it, is a fragment of it ...
 FRAGMENT_GAP = 0.3  # ... when the gap is at most this x the neighbour's height
+HALVES_WIDTH = 1.3  # two pieces that far apart or closer, both read less clearly than JOIN_UNSURE, together
+HALVES = -2         # no wider than this x their height: the halves of a 0 with gaps at top and bottom, "( )"
 
 
 def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
@@ -1015,7 +1017,9 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
     0 written close, stay two). Also tried: a fragment (at most ``FRAGMENT`` x as tall as its
     neighbour, about within its height) across a gap of up to ``FRAGMENT_GAP`` x the neighbour's
     height, the loop of a 6 come off its stem; only the neighbour's reading counts against the
-    union (the loop alone reads as a 0 but is no digit at its size).
+    union (the loop alone reads as a 0 but is no digit at its size); and two pieces of about one
+    height across such a gap, both read less clearly than ``JOIN_UNSURE``, together no wider than
+    ``HALVES_WIDTH`` x their height: the two arcs of a 0 broken at top and bottom, "( )".
     Pairs are taken best gain first, each part in one pair at most.
 
     Args:
@@ -1037,14 +1041,19 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
                 break
             ovy = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
             uh = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
-            if gap > 1:  # only a fragment beside a digit's body, about in its height
+            uw = max(a.x + a.w, b.x + b.w) - min(a.x, b.x)
+            if gap > 1:  # across a gap: a fragment beside a digit's body, about in its height, or two halves
                 small, big = (i, b) if a.h < b.h else (j, a)
-                if gap <= FRAGMENT_GAP * big.h and parts[small].h <= FRAGMENT * big.h and uh <= 1.15 * big.h:
+                if gap > FRAGMENT_GAP * big.h:
+                    continue
+                if parts[small].h <= FRAGMENT * big.h and uh <= 1.15 * big.h:
                     pairs.append((i, j))
                     fragments.append(small)
+                elif ovy >= 0.5 * min(a.h, b.h) and uw <= HALVES_WIDTH * uh and uh <= 1.3 * big.h:
+                    pairs.append((i, j))
+                    fragments.append(HALVES)
                 continue
             ovx = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-            uw = max(a.x + a.w, b.x + b.w) - min(a.x, b.x)
             beside = ovy >= 0.5 * min(a.h, b.h) and uw <= 2.0 * uh and uh <= 1.3 * max(a.h, b.h)
             # or one over the other, all but touching: a digit broken across its middle
             stacked = (ovx >= 0.5 * min(a.w, b.w) and -ovy <= max(1.0, 0.15 * max(a.h, b.h))
@@ -1064,7 +1073,8 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
         # a fragment is no digit at its size, however it reads (the loop of a 6 reads as a 0)
         pieces = [float(single[k]) for k in (i, j) if k != small]
         cu = float(conf[len(singles) + n])
-        if cu >= JOIN_CONFIDENCE and cu > max(pieces) and min(pieces) < JOIN_UNSURE:
+        unsure = max(pieces) if small == HALVES else min(pieces)
+        if cu >= JOIN_CONFIDENCE and cu > max(pieces) and unsure < JOIN_UNSURE:
             gains.append((cu - float(np.exp(np.mean(np.log(pieces)))), n))
     used: set[int] = set()
     out = []

@@ -285,14 +285,15 @@ def _pen(g: np.ndarray, *segments: tuple[int, int, int, int]) -> None:
 
 
 def test_a_digit_left_in_pieces_is_made_whole_when_the_code_needs_it(reader: PostalReader) -> None:
-    # 4 1 0 7 1, the 0 drawn as two arcs that do not meet: cut as two glyphs, the line holds six
-    # and no ZIP; read as one they make the ZIP
+    # 4 1 0 7 1, the 0 drawn as a stem and an arc that do not meet: cut as two glyphs (the stem a
+    # clear 1, so the segmenter keeps them apart), the line holds six and no ZIP; read as one they
+    # make the ZIP
     g = np.full((520, 1020), 235, np.uint8)
     x, y = 320, 200
     _pen(g, (x + 20, y + 28, x + 2, y + 66), (x + 2, y + 66, x + 40, y + 66), (x + 32, y + 40, x + 30, y + 92))  # 4
     _pen(g, (x + 88, y + 28, x + 84, y + 92))  # 1
-    for start, end in ((105, 255), (-75, 75)):  # 0
-        cv2.ellipse(g, (x + 140, y + 60), (20, 32), 0, start, end, 30, 4, cv2.LINE_AA)
+    _pen(g, (x + 122, y + 30, x + 121, y + 90))  # 0
+    cv2.ellipse(g, (x + 130, y + 60), (28, 30), 0, -80, 80, 30, 4, cv2.LINE_AA)
     _pen(g, (x + 190, y + 30, x + 226, y + 30), (x + 226, y + 30, x + 204, y + 92))  # 7
     _pen(g, (x + 258, y + 28, x + 254, y + 92))  # 1
     lines, labels = find_lines(binarize(g, reader.segment_cfg))

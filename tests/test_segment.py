@@ -746,6 +746,23 @@ def test_comb_ticks_nearly_as_tall_as_the_digits_are_not_ones_when_some_touch_a_
     assert len(glyphs) == 6 and all(g.h >= 40 for g in glyphs)
 
 
+@pytest.mark.parametrize("apart", [4, 12])
+def test_halves_of_a_zero_a_gap_apart_are_joined(mnist_test, classifier, apart) -> None:  # type: ignore[no-untyped-def]
+    """A 0 broken at top and bottom whose halves lie a few pixels apart, "( )": each half reads
+    unsure (a 1, or no digit), the union a clear 0, so they are one glyph. A 1 and a 0 the same
+    gap apart stay two: the 1 reads clearly."""
+    page = np.full((300, 800), 240, np.uint8)
+    one, zero = (digit_ink(m, 60) for m in _pick(mnist_test, "10"))
+    mid = zero.shape[1] // 2
+    broken = np.hstack([zero[:, :mid], np.zeros((zero.shape[0], apart), zero.dtype), zero[:, mid + 1 :]])
+    assert cv2.connectedComponents(broken)[0] - 1 == 2
+    draw_digits(page, [broken], 100, 150, gap=0)
+    draw_digits(page, [one, zero], 400, 150, gap=apart)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _fields(glyphs) == [[1], [1, 2]]
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [0, 1, 0]
+
+
 def test_loop_of_a_six_come_off_its_stem_is_joined_to_it(classifier) -> None:  # type: ignore[no-untyped-def]
     """A 6 whose small loop came off its stem, a few pixels to its right, a third of its height:
     the stem alone reads as a 1, not clearly, and the loop as a clear 0 (but it is too small
