@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 BLOB = 2.2  # see _outline_blobs
+LOOP = 0.2  # see _outline_blobs
 STYLES = ("clean", "boxes", "ruled", "grey", "noisy", "skewed", "blue", "thin", "mixed")
 TRUTH_COLUMNS = ("source", "page", "x", "y", "w", "h", "text")
 MAX_FIELDS = 12
@@ -205,12 +206,16 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) 
 
 
 def _outline_blobs(m8: np.ndarray, mask: np.ndarray, skel: np.ndarray, target: float) -> np.ndarray:
-    """A filled loop, written over again as its outline at the pen width.
+    """A filled loop, written over again as its outline at the pen width; a smaller blob kept as ink.
 
     MNIST's thick pen fills small loops (the loop of a 6 or 9 is a solid blob). Thinning such a
     blob to its skeleton leaves a line where the loop was, and the 6 becomes a 1; a thinner pen
     draws the loop around. A blob is the ink that a disc ``BLOB`` times as wide as the thin parts
-    of the stroke fits in (their width: the first quartile along the skeleton).
+    of the stroke fits in (their width: the first quartile along the skeleton). Only a blob of a
+    loop's size (its area's square root ``LOOP`` x the digit's height or more) is a loop; a
+    smaller one is where the pen pressed or paused (a stroke's end, a crossing). A ring there
+    would draw a loop the writer never made (a 7 with a ring at its corner reads as a 2), and so
+    would a solid dot (a 4 with a dot on its top reads as a 9): it is thinned with the rest.
     """
     full = mask.astype(np.uint8)
     dist = cv2.distanceTransform(full, cv2.DIST_L2, 5)
@@ -218,8 +223,12 @@ def _outline_blobs(m8: np.ndarray, mask: np.ndarray, skel: np.ndarray, target: f
     if half <= 0 or dist.max() <= BLOB * half:
         return m8
     blob = cv2.morphologyEx(full, cv2.MORPH_OPEN, _disc(2 * BLOB * half))
-    inside = cv2.erode(blob, _disc(2 * max(target, 1.0) + 1))  # all of it but a pen-wide rim
-    return (m8 | blob) & (1 - inside)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(blob)
+    big = np.sqrt(stats[:, cv2.CC_STAT_AREA]) >= LOOP * mask.shape[0]
+    big[0] = False
+    loop = big[labels].astype(np.uint8)
+    inside = cv2.erode(loop, _disc(2 * max(target, 1.0) + 1))  # all of a loop but a pen-wide rim
+    return (m8 | loop) & (1 - inside)
 
 
 def render_digit(

@@ -29,3 +29,13 @@ def test_open_and_looped_strokes_keep_their_shape(pen: float, uniform: bool) -> 
     cv2.line(one, (15, 4), (12, 24), 255, 2)
     assert _holes(render_digit(np.random.default_rng(0), zero, 60, pen, uniform=uniform)) == 1
     assert _holes(render_digit(np.random.default_rng(0), one, 60, pen, uniform=uniform)) == 0
+
+
+@pytest.mark.parametrize(("pen", "uniform"), [(1.0, True), (2.0, False)])
+def test_a_blot_where_the_pen_pressed_is_no_loop(pen: float, uniform: bool) -> None:
+    seven = np.zeros((28, 28), np.uint8)
+    cv2.line(seven, (6, 4), (21, 4), 255, 2)  # the bar of a 7 ...
+    cv2.line(seven, (21, 4), (11, 24), 255, 2)  # ... its stem
+    cv2.circle(seven, (21, 5), 3, 255, -1)  # ... and a blot at the corner, where the pen turned
+    ink = render_digit(np.random.default_rng(0), seven, 60, pen, uniform=uniform)
+    assert _holes(ink) == 0
