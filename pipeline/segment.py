@@ -310,10 +310,35 @@ def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule], np
         near_c = _regular_runs(_runs_like(near_c, _run_length(near_r, 0)))
         hmask[y : y + h, x : x + w][near_r, :] = np.where(m[near_r, :], 255, 0)
         vmask[y : y + h, x : x + w][:, near_c] = np.where(m[:, near_c], 255, 0)
+        hmask[y : y + h, x : x + w][_steps(m, near_r)] = 255  # (not the sides: 1s stand along them)
         bottom = int(np.flatnonzero(full_r)[-1])
         rules.append(_Rule(x, x + w, y + bottom, top=y + int(np.flatnonzero(full_r)[0])))
         area_mask[y : y + h, x : x + w] = 255
     return hmask, vmask, rules, area_mask
+
+
+def _steps(m: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """The pieces of a box's lines (the rows ``lines`` of its mask ``m``) in the rows beside them.
+
+    A line a little off level, or resampled by the deskew, steps from one row to the next, so the
+    rows beside its full ones hold pieces of it: runs along the row at least ``STEP_RUN`` long (and
+    a twelfth of the box), or with no ink beyond them. A pen stroke crossing the line makes short
+    runs that go on past it.
+    """
+    out = np.zeros(m.shape, bool)
+    at = np.flatnonzero(lines)
+    if not len(at):
+        return out
+    for r in np.flatnonzero((np.convolve(lines, [1, 1, 1], "same") > 0) & ~lines):
+        past = r + (1 if r > at[np.abs(at - r).argmin()] else -1)
+        beyond = m[past] if 0 <= past < len(m) else np.zeros(m.shape[1], bool)
+        for a, b in zip(*_runs(m[r])):
+            if b - a >= max(STEP_RUN, m.shape[1] // 12) or not beyond[max(0, a - 1) : b + 1].any():
+                out[r, a:b] = True
+    return out
+
+
+STEP_RUN = 8  # see _steps
 
 
 def _run_length(flags: np.ndarray, start: int) -> int:

@@ -763,6 +763,29 @@ def test_halves_of_a_zero_a_gap_apart_are_joined(mnist_test, classifier, apart) 
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [0, 1, 0]
 
 
+def test_steps_of_a_box_line_off_level_go_with_the_line(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A thin box row a little off level, or resampled by the deskew, steps from one pixel row to
+    the next: short runs of its top line lie in the row above its full row. Where a digit touches
+    the line under such a run, the run went back onto the digit as a bar when the line was taken
+    off (a 0 read as a 2, a 1 as a 7); now the runs go with the line."""
+    page = np.full((300, 600), 240, np.uint8)
+    x0, top, bw, bh = 100, 100, 60, 66
+    digits = [digit_ink(m, 50) for m in _pick(mnist_test, "1040")]
+    for i, d in enumerate(digits):
+        left = x0 + i * bw
+        cv2.rectangle(page, (left, top), (left + bw, top + bh), 40, 1)
+        h, w = d.shape
+        x = left + (bw - w) // 2
+        page[top + 1 : top + 1 + h, x : x + w][d > 0] = 30  # the digit touches the top line ...
+        cols = np.flatnonzero(d[0] > 0)
+        page[top - 1, x + cols.min() - 2 : x + cols.max() + 3] = 40  # ... under a step of it
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    assert all(g.y > top for g in glyphs)  # no piece of the line on any digit
+    crops = np.stack([normalize_mask(g.mask) for g in glyphs])
+    assert list(classifier.predict(crops).digit) == [1, 0, 4, 0]
+
+
 def test_loop_of_a_six_come_off_its_stem_is_joined_to_it(classifier) -> None:  # type: ignore[no-untyped-def]
     """A 6 whose small loop came off its stem, a few pixels to its right, a third of its height:
     the stem alone reads as a 1, not clearly, and the loop as a clear 0 (but it is too small
