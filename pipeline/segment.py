@@ -79,12 +79,14 @@ class _Part:
 @dataclass(frozen=True)
 class _Rule:
     """A removed horizontal form rule: x range and the row of its top edge; for the bottom line of
-    a row of printed boxes, also the row of the boxes' top line (else -1)."""
+    a row of printed boxes, also the row of the boxes' top line (else -1) and the columns of the
+    boxes' sides."""
 
     x0: int
     x1: int
     y: int
     top: int = field(default=-1, repr=False)
+    sides: tuple[int, ...] = field(default=(), repr=False)
 
 
 def _check_gray(gray: np.ndarray) -> np.ndarray:
@@ -312,7 +314,8 @@ def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule], np
         vmask[y : y + h, x : x + w][:, near_c] = np.where(m[:, near_c], 255, 0)
         hmask[y : y + h, x : x + w][_steps(m, near_r)] = 255  # (not the sides: 1s stand along them)
         bottom = int(np.flatnonzero(full_r)[-1])
-        rules.append(_Rule(x, x + w, y + bottom, top=y + int(np.flatnonzero(full_r)[0])))
+        rules.append(_Rule(x, x + w, y + bottom, top=y + int(np.flatnonzero(full_r)[0]),
+                           sides=tuple(x + (a + b) // 2 for a, b in zip(*_runs(near_c)))))
         area_mask[y : y + h, x : x + w] = 255
     return hmask, vmask, rules, area_mask
 
@@ -1344,6 +1347,19 @@ def _is_tick(p: _Part, rules: list[_Rule], t: int, solid: bool = True) -> bool:
     return any(r.x0 - t <= p.cx <= r.x1 + t and -t <= r.y - bottom <= t + 2 for r in rules)
 
 
+def _in_one_box(p: _Part, rules: list[_Rule], t: int) -> bool:
+    """Whether a part lies inside one box of a row of printed boxes (between two of its sides,
+    within the row's height): a box holds one digit, so the part is not cut into several."""
+    for r in rules:
+        if len(r.sides) < 2 or not (r.top - t <= p.y and p.y + p.h <= r.y + t):
+            continue
+        left = [s for s in r.sides if s <= p.x + t]
+        right = [s for s in r.sides if s >= p.x + p.w - t]
+        if left and right and not any(p.x + t < s < p.x + p.w - t for s in r.sides):
+            return True
+    return False
+
+
 def _at_rule_end(p: _Part, rules: list[_Rule]) -> bool:
     """Whether a bar stands on one end of a rule (within its own width): the side of a printed box."""
     reach = max(2.0, p.w)
@@ -1397,8 +1413,11 @@ def segment(
         return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
 
     parts = [p for p in parts if plausible(p)]
+    boxed = [p for p in parts if _in_one_box(p, rules, cfg.line_max_thickness)]  # one digit: not cut
+    kept = {id(p) for p in boxed}
+    parts = [p for p in parts if id(p) not in kept]
     doubtful = _doubtful(parts, scorer, cfg) if scorer is not None else {}
-    parts = [q for p in parts for q in split_wide(p, cfg, scorer, doubtful.get(id(p))) if plausible(q)]
+    parts = boxed + [q for p in parts for q in split_wide(p, cfg, scorer, doubtful.get(id(p))) if plausible(q)]
     if scorer is not None:
         parts = join_pieces(parts, scorer)
     back = cv2.invertAffineTransform(rot)

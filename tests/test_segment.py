@@ -786,6 +786,23 @@ def test_steps_of_a_box_line_off_level_go_with_the_line(mnist_test, classifier) 
     assert list(classifier.predict(crops).digit) == [1, 0, 4, 0]
 
 
+@pytest.mark.parametrize("index", [59, 95])  # a 5 and a 4 that, drawn wide, the classifier reads cut in two
+def test_a_wide_digit_inside_one_box_is_not_cut(mnist_test, classifier, index) -> None:  # type: ignore[no-untyped-def]
+    """A box holds one digit: a wide digit between two sides of a row of boxes stays whole,
+    however its halves read."""
+    x, y = mnist_test
+    d = digit_ink(x[index], 56)
+    d = cv2.resize(d, (int(d.shape[1] * 1.6), d.shape[0]), interpolation=cv2.INTER_NEAREST)
+    page = np.full((260, 500), 240, np.uint8)
+    cv2.rectangle(page, (100, 80), (210, 150), 40, 2)
+    cv2.rectangle(page, (210, 80), (320, 150), 40, 2)
+    left = 100 + (110 - d.shape[1]) // 2
+    page[88 : 88 + d.shape[0], left : left + d.shape[1]][d > 0] = 30
+    glyphs = segment(page, scorer=classifier.proba)
+    assert len(glyphs) == 1
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [y[index]]
+
+
 def test_loop_of_a_six_come_off_its_stem_is_joined_to_it(classifier) -> None:  # type: ignore[no-untyped-def]
     """A 6 whose small loop came off its stem, a few pixels to its right, a third of its height:
     the stem alone reads as a 1, not clearly, and the loop as a clear 0 (but it is too small
