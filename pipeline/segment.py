@@ -1027,9 +1027,10 @@ FRAGMENT = 0.7  # a piece at most this x as tall as its neighbour, apart from it
 FRAGMENT_GAP = 0.3  # ... when the gap is at most this x the neighbour's height
 HALVES_WIDTH = 1.3  # two pieces that far apart or closer, both read less clearly than JOIN_UNSURE, together
 HALVES = -2         # no wider than this x their height: the halves of a 0 with gaps at top and bottom, "( )"
+ONE_BOX = -3  # the two pieces in one box of a row of printed boxes: joined when the union reads clearly
 
 
-def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
+def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (), t: int = 0) -> list[_Part]:
     """Join two side-by-side pieces of one digit that :func:`merge_parts` cannot tell from two
     digits by shape alone: the halves of a 0 or a 6 with a gap in the stroke, a 2 or a 7 whose
     top came off.
@@ -1047,19 +1048,24 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
     height, the loop of a 6 come off its stem; only the neighbour's reading counts against the
     union (the loop alone reads as a 0 but is no digit at its size); and two pieces of about one
     height across such a gap, both read less clearly than ``JOIN_UNSURE``, together no wider than
-    ``HALVES_WIDTH`` x their height: the two arcs of a 0 broken at top and bottom, "( )".
+    ``HALVES_WIDTH`` x their height: the two arcs of a 0 broken at top and bottom, "( )"; and,
+    with the page's ``rules`` (``t``: their greatest thickness), the two pieces inside one box of a
+    row of printed boxes (:func:`_box_of`), joined whenever the union reads ``JOIN_CONFIDENCE``:
+    a box holds one digit.
     Pairs are taken best gain first, each part in one pair at most.
 
     Args:
         parts: candidate glyphs (deskewed frame).
         scorer: how glyphs read (:data:`Scorer`); the top digit's confidence is used.
+        rules: the page's rules (:func:`remove_rules`), for its rows of boxes.
+        t: the greatest thickness of a printed line (``SegmentConfig.line_max_thickness``).
 
     Returns:
         The parts, joined pairs replaced by their union (order not kept).
     """
     order = sorted(range(len(parts)), key=lambda i: parts[i].x)
     reach = FRAGMENT_GAP * max((p.h for p in parts), default=0)
-    pairs, fragments = [], []  # fragments: the small piece of a pair across a gap, else -1
+    pairs, fragments = [], []  # fragments: the small piece of a pair across a gap, else -1 (or HALVES, ONE_BOX)
     for a_pos, i in enumerate(order):
         a = parts[i]
         for j in order[a_pos + 1 :]:
@@ -1089,6 +1095,20 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
             if beside or stacked:
                 pairs.append((i, j))
                 fragments.append(-1)
+    boxes: dict[tuple[int, int], list[int]] = {}
+    for k, p in enumerate(parts):
+        key = _box_of(p, list(rules), t) if rules else None
+        if key is not None:
+            boxes.setdefault(key, []).append(k)
+    for ks in boxes.values():  # the two pieces in one box of a row of boxes: one digit
+        if len(ks) == 2:
+            if (ks[1], ks[0]) in pairs:
+                ks.reverse()
+            if tuple(ks) in pairs:
+                fragments[pairs.index((ks[0], ks[1]))] = ONE_BOX
+            else:
+                pairs.append((ks[0], ks[1]))
+                fragments.append(ONE_BOX)
     if not pairs:
         return parts
     singles = sorted({k for pair in pairs for k in pair})
@@ -1102,7 +1122,8 @@ def join_pieces(parts: list[_Part], scorer: Scorer) -> list[_Part]:
         pieces = [float(single[k]) for k in (i, j) if k != small]
         cu = float(conf[len(singles) + n])
         unsure = max(pieces) if small == HALVES else min(pieces)
-        if cu >= JOIN_CONFIDENCE and cu > max(pieces) and unsure < JOIN_UNSURE:
+        if small == ONE_BOX and cu >= JOIN_CONFIDENCE or (
+                cu >= JOIN_CONFIDENCE and cu > max(pieces) and unsure < JOIN_UNSURE):
             gains.append((cu - float(np.exp(np.mean(np.log(pieces)))), n))
     used: set[int] = set()
     out = []
@@ -1347,17 +1368,18 @@ def _is_tick(p: _Part, rules: list[_Rule], t: int, solid: bool = True) -> bool:
     return any(r.x0 - t <= p.cx <= r.x1 + t and -t <= r.y - bottom <= t + 2 for r in rules)
 
 
-def _in_one_box(p: _Part, rules: list[_Rule], t: int) -> bool:
-    """Whether a part lies inside one box of a row of printed boxes (between two of its sides,
-    within the row's height): a box holds one digit, so the part is not cut into several."""
-    for r in rules:
+def _box_of(p: _Part, rules: list[_Rule], t: int) -> tuple[int, int] | None:
+    """The box of a row of printed boxes a part lies inside (between two of its sides, within the
+    row's height), as (rule, left side) indices; None when it lies in none. A box holds one digit:
+    such a part is not cut into several, and two parts in one box are tried joined."""
+    for i, r in enumerate(rules):
         if len(r.sides) < 2 or not (r.top - t <= p.y and p.y + p.h <= r.y + t):
             continue
-        left = [s for s in r.sides if s <= p.x + t]
+        left = [k for k, s in enumerate(r.sides) if s <= p.x + t]
         right = [s for s in r.sides if s >= p.x + p.w - t]
         if left and right and not any(p.x + t < s < p.x + p.w - t for s in r.sides):
-            return True
-    return False
+            return i, left[-1]
+    return None
 
 
 def _at_rule_end(p: _Part, rules: list[_Rule]) -> bool:
@@ -1413,13 +1435,13 @@ def segment(
         return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
 
     parts = [p for p in parts if plausible(p)]
-    boxed = [p for p in parts if _in_one_box(p, rules, cfg.line_max_thickness)]  # one digit: not cut
+    boxed = [p for p in parts if _box_of(p, rules, cfg.line_max_thickness)]  # one digit: not cut
     kept = {id(p) for p in boxed}
     parts = [p for p in parts if id(p) not in kept]
     doubtful = _doubtful(parts, scorer, cfg) if scorer is not None else {}
     parts = boxed + [q for p in parts for q in split_wide(p, cfg, scorer, doubtful.get(id(p))) if plausible(q)]
     if scorer is not None:
-        parts = join_pieces(parts, scorer)
+        parts = join_pieces(parts, scorer, rules, cfg.line_max_thickness)
     back = cv2.invertAffineTransform(rot)
     glyphs, moved = [], abs(angle) >= 0.2 or scale < 1
     for field_no, (line_no, members) in enumerate(_reading_order(_group(parts, rules, cfg)), start=1):

@@ -803,6 +803,21 @@ def test_a_wide_digit_inside_one_box_is_not_cut(mnist_test, classifier, index) -
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [y[index]]
 
 
+def test_two_pieces_in_one_box_are_joined(classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 4 whose bar stops short of its stem, in a row of boxes: two pieces, the stem a clear 1,
+    so no rule for loose pieces joins them; but a box holds one digit, and together they read as
+    a clear 4."""
+    page = np.full((260, 500), 240, np.uint8)
+    cv2.rectangle(page, (100, 60), (180, 160), 40, 2)
+    cv2.rectangle(page, (180, 60), (260, 160), 40, 2)
+    cv2.line(page, (128, 72), (116, 120), 30, 4)  # the 4's left stroke ...
+    cv2.line(page, (116, 120), (140, 120), 30, 4)  # ... its bar, 8 px short of ...
+    cv2.line(page, (152, 82), (150, 150), 30, 4)  # ... its stem
+    glyphs = segment(page, scorer=classifier.proba)
+    assert len(glyphs) == 1
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [4]
+
+
 def test_loop_of_a_six_come_off_its_stem_is_joined_to_it(classifier) -> None:  # type: ignore[no-untyped-def]
     """A 6 whose small loop came off its stem, a few pixels to its right, a third of its height:
     the stem alone reads as a 1, not clearly, and the loop as a clear 0 (but it is too small
