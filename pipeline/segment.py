@@ -1212,6 +1212,9 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
     # the end of the row of boxes a part is written in: digits in one row of boxes are one field,
     # however far apart (small digits in wide boxes, an empty box between them)
     row_end = [None if a is None or rules[a].top < 0 else rules[a].x1 for a in raw]
+    # a bar inside a box, off its sides, is a short 1: the ticks of a comb stand on a rule, and the
+    # sides of boxes (taken off by _frames, or left in pieces) stand where the sides are
+    in_box = {id(p) for p in parts if _off_sides(p, rules, cfg.line_max_thickness)}
     order = sorted(range(n), key=lambda i: parts[i].x)
     for a_pos, i in enumerate(order):
         a = parts[i]
@@ -1244,7 +1247,7 @@ def _group(parts: list[_Part], rules: list[_Rule], cfg: SegmentConfig) -> list[l
             # comb ticks between them: thin bars on the rule, much shorter than the other glyphs
             # (or, three or more of one height, evenly spaced: a comb's ticks may reach most of the
             # digits' height; 1s written on the rule differ in height)
-            bar = [_is_tick(p, rules, cfg.line_max_thickness, solid=False) for p in g]
+            bar = [_is_tick(p, rules, cfg.line_max_thickness, solid=False) and id(p) not in in_box for p in g]
             if 0 < sum(bar) < len(g):
                 tall = float(np.median([p.h for p, b in zip(g, bar) if not b]))
                 tick = float(np.median([p.h for p, b in zip(g, bar) if b]))
@@ -1380,6 +1383,17 @@ def _box_of(p: _Part, rules: list[_Rule], t: int) -> tuple[int, int] | None:
         if left and right and not any(p.x + t < s < p.x + p.w - t for s in r.sides):
             return i, left[-1]
     return None
+
+
+def _off_sides(p: _Part, rules: list[_Rule], t: int) -> bool:
+    """Whether a part lies inside one box of a row of boxes (:func:`_box_of`) with its centre
+    away from the box's sides (by ``t`` and a sixth of the box's width)."""
+    box = _box_of(p, rules, t)
+    if box is None:
+        return False
+    sides = rules[box[0]].sides
+    left, right = sides[box[1]], sides[min(box[1] + 1, len(sides) - 1)]
+    return min(p.cx - left, right - p.cx) >= max(t, (right - left) / 6)
 
 
 def _at_rule_end(p: _Part, rules: list[_Rule]) -> bool:

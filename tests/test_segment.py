@@ -818,6 +818,24 @@ def test_two_pieces_in_one_box_are_joined(classifier) -> None:  # type: ignore[n
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [4]
 
 
+def test_short_one_standing_in_a_box_is_a_digit_not_a_tick(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 1 written short, standing on the bottom of its box: a thin bar on a rule, much shorter
+    than the digits beside it, like the tick of a comb field; but it stands inside a box, away
+    from the sides, so it is a digit."""
+    page = np.full((260, 500), 240, np.uint8)
+    top, bottom, bw = 60, 140, 70
+    for i in range(3):
+        cv2.rectangle(page, (100 + i * bw, top), (100 + (i + 1) * bw, bottom), 40, 2)
+    two, zero = (digit_ink(m, 62) for m in _pick(mnist_test, "20"))
+    for i, d in ((0, two), (2, zero)):
+        left = 100 + i * bw + (bw - d.shape[1]) // 2
+        page[bottom - 4 - d.shape[0] : bottom - 4, left : left + d.shape[1]][d > 0] = 30
+    cv2.line(page, (100 + bw + 36, bottom - 36), (100 + bw + 35, bottom - 3), 30, 4)  # the 1, 34 px tall
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _fields(glyphs) == [[1, 2, 3]]
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [2, 1, 0]
+
+
 def test_loop_of_a_six_come_off_its_stem_is_joined_to_it(classifier) -> None:  # type: ignore[no-untyped-def]
     """A 6 whose small loop came off its stem, a few pixels to its right, a third of its height:
     the stem alone reads as a 1, not clearly, and the loop as a clear 0 (but it is too small
