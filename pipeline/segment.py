@@ -757,8 +757,8 @@ def _mergeable(a: np.ndarray, b: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
     uw = np.maximum(ax + aw, bx + bw) - np.minimum(ax, bx)
     uh = np.maximum(ay + ah, by + bh) - np.minimum(ay, by)
     side_by_side = (small_h >= 0.6 * big_h) & (ovx < 0.8 * narrow)  # two tall strokes: likely two digits
-    # a thin pen's digit broken across its middle: two halves stacked, all but touching
-    halves = (gap >= 0) & (gap <= np.maximum(1, 0.15 * big_h)) & (ovx >= 0.6 * narrow) & (uh <= 2.2 * big_h)
+    # a thin pen's digit broken across its middle: two halves stacked, a few pixels apart at most
+    halves = (gap >= 0) & (gap <= np.maximum(1, 0.35 * big_h)) & (ovx >= 0.5 * narrow) & (uh <= 2.2 * big_h)
     return ((ovx >= cfg.merge_overlap * narrow) & (gap <= 0.4 * big_h) & ~dot
             & (uw <= 1.1 * uh) & (((uh <= 1.6 * big_h) & ~side_by_side) | halves))
 

@@ -836,6 +836,19 @@ def test_short_one_standing_in_a_box_is_a_digit_not_a_tick(mnist_test, classifie
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [2, 1, 0]
 
 
+def test_digit_broken_across_its_middle_a_few_pixels_apart_is_one_glyph(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A thin pen's 3 broken across its middle, its halves 5 px apart (a seventh of the upper
+    half's height) and together much taller than either: the two halves of one digit."""
+    page = np.full((300, 400), 240, np.uint8)
+    three = digit_ink(_pick(mnist_test, "3")[0], 60)
+    broken = np.vstack([three[:33], np.zeros((5, three.shape[1]), np.uint8), three[38:]])
+    assert cv2.connectedComponents(broken)[0] - 1 == 2
+    draw_digits(page, [broken], 150, 200, gap=0)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert len(glyphs) == 1
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [3]
+
+
 def test_loop_of_a_six_come_off_its_stem_is_joined_to_it(classifier) -> None:  # type: ignore[no-untyped-def]
     """A 6 whose small loop came off its stem, a few pixels to its right, a third of its height:
     the stem alone reads as a 1, not clearly, and the loop as a clear 0 (but it is too small
