@@ -315,7 +315,7 @@ def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule], np
         hmask[y : y + h, x : x + w][_steps(m, near_r)] = 255  # (not the sides: 1s stand along them)
         bottom = int(np.flatnonzero(full_r)[-1])
         rules.append(_Rule(x, x + w, y + bottom, top=y + int(np.flatnonzero(full_r)[0]),
-                           sides=tuple(x + (a + b) // 2 for a, b in zip(*_runs(near_c)))))
+                           sides=tuple(int(x + (a + b) // 2) for a, b in zip(*_runs(near_c)))))
         area_mask[y : y + h, x : x + w] = 255
     return hmask, vmask, rules, area_mask
 
@@ -1025,9 +1025,9 @@ JOIN_CONFIDENCE = 0.9  # a union of two pieces must read at least this clearly t
 JOIN_UNSURE = 0.95  # ... and one of the pieces must read less clearly than this
 FRAGMENT = 0.7  # a piece at most this x as tall as its neighbour, apart from it, is a fragment of it ...
 FRAGMENT_GAP = 0.3  # ... when the gap is at most this x the neighbour's height
-HALVES_WIDTH = 1.3  # two pieces that far apart or closer, both read less clearly than JOIN_UNSURE, together
-HALVES = -2         # no wider than this x their height: the halves of a 0 with gaps at top and bottom, "( )"
-ONE_BOX = -3  # the two pieces in one box of a row of printed boxes: joined when the union reads clearly
+HALVES_WIDTH = 1.3  # two pieces that far apart or closer, both read less clearly than JOIN_UNSURE and
+                    # together no wider than this x their height, are the halves of a 0: "( )"
+HALVES, ONE_BOX = -2, -3  # join_pieces' codes for such halves, and for the two pieces inside one box
 
 
 def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (), t: int = 0) -> list[_Part]:
@@ -1097,7 +1097,7 @@ def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (),
                 fragments.append(-1)
     boxes: dict[tuple[int, int], list[int]] = {}
     for k, p in enumerate(parts):
-        key = _box_of(p, list(rules), t) if rules else None
+        key = _box_of(p, rules, t)
         if key is not None:
             boxes.setdefault(key, []).append(k)
     for ks in boxes.values():  # the two pieces in one box of a row of boxes: one digit
@@ -1122,8 +1122,7 @@ def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (),
         pieces = [float(single[k]) for k in (i, j) if k != small]
         cu = float(conf[len(singles) + n])
         unsure = max(pieces) if small == HALVES else min(pieces)
-        if small == ONE_BOX and cu >= JOIN_CONFIDENCE or (
-                cu >= JOIN_CONFIDENCE and cu > max(pieces) and unsure < JOIN_UNSURE):
+        if cu >= JOIN_CONFIDENCE and (small == ONE_BOX or (cu > max(pieces) and unsure < JOIN_UNSURE)):
             gains.append((cu - float(np.exp(np.mean(np.log(pieces)))), n))
     used: set[int] = set()
     out = []
@@ -1371,7 +1370,7 @@ def _is_tick(p: _Part, rules: list[_Rule], t: int, solid: bool = True) -> bool:
     return any(r.x0 - t <= p.cx <= r.x1 + t and -t <= r.y - bottom <= t + 2 for r in rules)
 
 
-def _box_of(p: _Part, rules: list[_Rule], t: int) -> tuple[int, int] | None:
+def _box_of(p: _Part, rules: Sequence[_Rule], t: int) -> tuple[int, int] | None:
     """The box of a row of printed boxes a part lies inside (between two of its sides, within the
     row's height), as (rule, left side) indices; None when it lies in none. A box holds one digit:
     such a part is not cut into several, and two parts in one box are tried joined."""
@@ -1449,11 +1448,10 @@ def segment(
         return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
 
     parts = [p for p in parts if plausible(p)]
-    boxed = [p for p in parts if _box_of(p, rules, cfg.line_max_thickness)]  # one digit: not cut
-    kept = {id(p) for p in boxed}
-    parts = [p for p in parts if id(p) not in kept]
-    doubtful = _doubtful(parts, scorer, cfg) if scorer is not None else {}
-    parts = boxed + [q for p in parts for q in split_wide(p, cfg, scorer, doubtful.get(id(p))) if plausible(q)]
+    boxed = {id(p) for p in parts if _box_of(p, rules, cfg.line_max_thickness) is not None}  # one digit: not cut
+    doubtful = _doubtful([p for p in parts if id(p) not in boxed], scorer, cfg) if scorer is not None else {}
+    parts = [q for p in parts for q in ([p] if id(p) in boxed else split_wide(p, cfg, scorer, doubtful.get(id(p))))
+             if plausible(q)]
     if scorer is not None:
         parts = join_pieces(parts, scorer, rules, cfg.line_max_thickness)
     back = cv2.invertAffineTransform(rot)

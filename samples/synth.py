@@ -206,7 +206,7 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) 
 
 
 def _outline_blobs(m8: np.ndarray, mask: np.ndarray, skel: np.ndarray, target: float) -> np.ndarray:
-    """A filled loop, written over again as its outline at the pen width; a smaller blob kept as ink.
+    """A filled loop, written over again as its outline at the pen width.
 
     MNIST's thick pen fills small loops (the loop of a 6 or 9 is a solid blob). Thinning such a
     blob to its skeleton leaves a line where the loop was, and the 6 becomes a 1; a thinner pen
@@ -223,7 +223,7 @@ def _outline_blobs(m8: np.ndarray, mask: np.ndarray, skel: np.ndarray, target: f
     if half <= 0 or dist.max() <= BLOB * half:
         return m8
     blob = cv2.morphologyEx(full, cv2.MORPH_OPEN, _disc(2 * BLOB * half))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(blob)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(blob)
     big = np.sqrt(stats[:, cv2.CC_STAT_AREA]) >= LOOP * mask.shape[0]
     big[0] = False
     loop = big[labels].astype(np.uint8)
