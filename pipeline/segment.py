@@ -1102,12 +1102,11 @@ def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (),
             boxes.setdefault(key, []).append(k)
     for ks in boxes.values():  # the two pieces in one box of a row of boxes: one digit
         if len(ks) == 2:
-            if (ks[1], ks[0]) in pairs:
-                ks.reverse()
-            if tuple(ks) in pairs:
-                fragments[pairs.index((ks[0], ks[1]))] = ONE_BOX
+            pair = (ks[1], ks[0]) if (ks[1], ks[0]) in pairs else (ks[0], ks[1])
+            if pair in pairs:  # already a candidate: judged as one box's pieces
+                fragments[pairs.index(pair)] = ONE_BOX
             else:
-                pairs.append((ks[0], ks[1]))
+                pairs.append(pair)
                 fragments.append(ONE_BOX)
     if not pairs:
         return parts
