@@ -716,7 +716,7 @@ def merge_parts(parts: list[_Part], cfg: SegmentConfig = SegmentConfig()) -> lis
     piece of it: digits have no dots.
     """
     parts = sorted(parts, key=lambda p: -p.mask.size)
-    box = np.array([(p.x, p.y, p.w, p.h) for p in parts], np.int64).reshape(-1, 4)
+    box = np.array([_box_ends(p) for p in parts], np.int64).reshape(-1, 8)
     # the first mergeable pair in (i, j) order, merging into i, until no pair is left; only pairs
     # with the merged part can change, so the scan goes on from its row instead of restarting
     r = 0
@@ -727,24 +727,31 @@ def merge_parts(parts: list[_Part], cfg: SegmentConfig = SegmentConfig()) -> lis
             continue
         q = r + 1 + int(hit[0])
         parts[r] = _union(parts[r], parts[q])
-        box[r] = (parts[r].x, parts[r].y, parts[r].w, parts[r].h)
+        box[r] = _box_ends(parts[r])
         del parts[q]
         box = np.delete(box, q, axis=0)
         while r > 0 and len(hit := np.flatnonzero(_mergeable(box[:r], box[r], cfg))):
             p = int(hit[0])  # an earlier part now pairs with the grown one: it takes it
             parts[p] = _union(parts[p], parts[r])
-            box[p] = (parts[p].x, parts[p].y, parts[p].w, parts[p].h)
+            box[p] = _box_ends(parts[p])
             del parts[r]
             box = np.delete(box, r, axis=0)
             r = p
     return parts
 
 
+def _box_ends(p: _Part) -> tuple[int, ...]:
+    """A part's box (x, y, w, h) and the first and last ink columns of its top and of its bottom row."""
+    top, bottom = np.flatnonzero(p.mask[0]), np.flatnonzero(p.mask[-1])
+    return (p.x, p.y, p.w, p.h, p.x + top[0], p.x + top[-1], p.x + bottom[0], p.x + bottom[-1])
+
+
 def _mergeable(a: np.ndarray, b: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
-    """Which pairs of boxes (x, y, w, h) :func:`merge_parts` joins; ``a`` is the earlier part of
-    each pair (it counts as the bigger on equal heights). Either side may be one box (4,) or many (N, 4)."""
-    ax, ay, aw, ah = (a[..., k] for k in range(4))
-    bx, by, bw, bh = (b[..., k] for k in range(4))
+    """Which pairs of parts :func:`merge_parts` joins, given as :func:`_box_ends`; ``a`` is the
+    earlier part of each pair (it counts as the bigger on equal heights). Either side may be one
+    part (8,) or many (N, 8)."""
+    ax, ay, aw, ah, a_top0, a_top1, a_bot0, a_bot1 = (a[..., k] for k in range(8))
+    bx, by, bw, bh, b_top0, b_top1, b_bot0, b_bot1 = (b[..., k] for k in range(8))
     ovx = np.minimum(ax + aw, bx + bw) - np.maximum(ax, bx)
     narrow = np.minimum(aw, bw)
     gap = np.maximum(ay, by) - np.minimum(ay + ah, by + bh)
@@ -757,10 +764,17 @@ def _mergeable(a: np.ndarray, b: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
     uw = np.maximum(ax + aw, bx + bw) - np.minimum(ax, bx)
     uh = np.maximum(ay + ah, by + bh) - np.minimum(ay, by)
     side_by_side = (small_h >= 0.6 * big_h) & (ovx < 0.8 * narrow)  # two tall strokes: likely two digits
-    # a thin pen's digit broken across its middle: two halves stacked, a few pixels apart at most
-    halves = (gap >= 0) & (gap <= np.maximum(1, 0.35 * big_h)) & (ovx >= 0.5 * narrow) & (uh <= 2.2 * big_h)
-    return ((ovx >= cfg.merge_overlap * narrow) & (gap <= 0.4 * big_h) & ~dot
-            & (uw <= 1.1 * uh) & (((uh <= 1.6 * big_h) & ~side_by_side) | halves))
+    # a thin pen's digit broken across its middle: two halves stacked, a few pixels apart at most,
+    # overlapping by half the narrower, or (a slanted stroke broken: a 1; each half a stroke, not
+    # the dash of a dashed line) where the upper half's lowest ink lies within the gap's size of
+    # the lower half's highest
+    stacked = (gap >= 0) & (gap <= np.maximum(1, 0.35 * big_h)) & (uh <= 2.2 * big_h)
+    a_over = ay + ah <= by
+    apart = np.where(a_over, np.maximum(b_top0 - a_bot1, a_bot0 - b_top1), np.maximum(a_top0 - b_bot1, b_bot0 - a_top1))
+    halves = stacked & (ovx >= 0.5 * narrow)
+    stroke = stacked & (apart <= np.maximum(2, gap)) & (small_h >= np.maximum(small_w, 0.3 * big_h))
+    return (~dot & (uw <= 1.1 * uh) & (stroke | ((ovx >= cfg.merge_overlap * narrow) & (gap <= 0.4 * big_h)
+            & (((uh <= 1.6 * big_h) & ~side_by_side) | halves))))
 
 
 def _cut(part: _Part, cuts: Sequence[int | np.ndarray]) -> list[_Part]:

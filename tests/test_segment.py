@@ -849,6 +849,19 @@ def test_digit_broken_across_its_middle_a_few_pixels_apart_is_one_glyph(mnist_te
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [3]
 
 
+def test_slanted_one_broken_across_its_middle_is_one_glyph(classifier) -> None:  # type: ignore[no-untyped-def]
+    """A thin pen's slanted 1 broken across its middle, 6 px apart: its halves hardly overlap
+    side by side, but the upper half's stroke ends over the lower half's start. One glyph, a 1
+    (it had come out as two pieces, each too short for the field: the 1 was lost)."""
+    page = np.full((300, 400), 240, np.uint8)
+    cv2.line(page, (190, 100), (160, 170), 30, 4)
+    page[133:139] = 240
+    glyphs = segment(page, scorer=classifier.proba)
+    assert len(glyphs) == 1
+    assert glyphs[0].h >= 65
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [1]
+
+
 def test_loop_of_a_six_come_off_its_stem_is_joined_to_it(classifier) -> None:  # type: ignore[no-untyped-def]
     """A 6 whose small loop came off its stem, a few pixels to its right, a third of its height:
     the stem alone reads as a 1, not clearly, and the loop as a clear 0 (but it is too small
