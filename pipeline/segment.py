@@ -845,8 +845,19 @@ def _seams(part: _Part, counts: Sequence[int]) -> list[list[np.ndarray]]:
     the cut goes, a path that moves at most one column a row and crosses the least ink (two digits
     that overlap side by side, the foot of a 2 under the next digit, which no straight cut
     separates). All the windows are searched in one pass over the rows."""
-    ink = (part.mask > 0).astype(np.float64)
     windows = [w for n in counts for w in _windows(part, n)]
+    paths = _seam_paths(part, windows)
+    out, k = [], 0
+    for n in counts:
+        out.append(paths[k : k + n - 1])
+        k += n - 1
+    return out
+
+
+def _seam_paths(part: _Part, windows: Sequence[tuple[int, int, float]]) -> list[np.ndarray]:
+    """For each window (lo, hi, even) of columns, the seam in it that crosses the least ink (ties
+    towards ``even``): per row, the column where the cut goes, moving at most one column a row."""
+    ink = (part.mask > 0).astype(np.float64)
     blocks, starts = [], []
     for lo, hi, even in windows:  # the windows side by side, walled off from each other
         cols = np.arange(lo, max(hi, lo + 1))
@@ -874,11 +885,7 @@ def _seams(part: _Part, counts: Sequence[int]) -> list[list[np.ndarray]]:
                 b = max(x - 1, a)
                 x = b + int(total[y - 1, b : min(x + 2, a + width)].argmin())
         paths.append(path - a + lo)
-    out, k = [], 0
-    for n in counts:
-        out.append(paths[k : k + n - 1])
-        k += n - 1
-    return out
+    return paths
 
 
 SUSPECT = 0.99  # a part nearly as wide as tall read less surely than this ...
@@ -980,6 +987,51 @@ MIN_CUT = 0.1  # a cut whose pieces read less clearly than this (geometric mean)
 def _loops(mask: np.ndarray, height: int) -> int:
     """Closed loops in a mask: holes of at least (0.15 x ``height``)^2 pixels."""
     return sum(1 for c in holes(mask) if cv2.contourArea(c) >= (0.15 * height) ** 2)
+
+
+PEEL_WIDTH = (0.55, 1.2)  # parts this x as wide as tall are tried for a 1 written into one side ...
+PEEL_ONE = 0.4  # ... a piece at most this x as wide as the part is tall ...
+PEEL_CONFIDENCE = 0.99  # ... read as a 1, and the rest as another digit, at least this clearly
+
+
+def peel_ones(parts: list[_Part], scorer: Scorer, min_height: int,
+              keep: set[int] | frozenset[int] = frozenset()) -> list[_Part]:
+    """Cut a 1 off the side of the digit it was written into (91, 51, 10 read as 9, 5, 0).
+
+    A part not much wider than tall reads as one digit, often clearly, when a 1 touches it, and
+    is no candidate for :func:`split_wide`. Each such part (``PEEL_WIDTH``, at least twice
+    ``min_height`` tall) is cut along the seam that crosses the least ink in its left and in
+    its right third or so; a cut is taken when both pieces are nearly the part's height, the
+    narrow one (``PEEL_ONE``) reads as a 1 and the other as another digit at least
+    ``PEEL_CONFIDENCE``, and no loop of the part is opened (a 0 does not fall into two arcs).
+    The clearest such cut wins. Parts whose ``id`` is in ``keep`` (one in a box) are left whole.
+    """
+    lo_w, hi_w = PEEL_WIDTH
+    options: list[tuple[int, list[_Part]]] = []
+    for k, p in enumerate(parts):
+        if id(p) in keep or not (lo_w * p.h <= p.w <= hi_w * p.h and p.h >= 2 * min_height):
+            continue
+        sides = [(max(1, int(0.15 * p.w)), max(2, int(0.45 * p.w)), 0.3 * p.w),
+                 (int(0.55 * p.w), min(p.w - 1, int(0.85 * p.w) + 1), 0.7 * p.w)]
+        # a 1 has ink in nearly every row of its side of the part (a quick test first)
+        rows = [p.mask[:, : sides[0][1]].any(axis=1).mean(), p.mask[:, sides[1][0] :].any(axis=1).mean()]
+        sides = [side for side, r in zip(sides, rows) if r >= 0.85]
+        for path in _seam_paths(p, sides) if sides else []:
+            pieces = _cut(p, [path])
+            if len(pieces) == 2 and min(q.h for q in pieces) >= 0.9 * p.h and min(q.w for q in pieces) <= PEEL_ONE * p.h:
+                options.append((k, pieces))
+    if not options:
+        return parts
+    conf, _, digit = _score(scorer, np.stack([q.crop for _, pieces in options for q in pieces]))
+    best: dict[int, tuple[float, list[_Part]]] = {}
+    for n, (k, pieces) in enumerate(options):
+        c, d = conf[2 * n : 2 * n + 2], digit[2 * n : 2 * n + 2]
+        one = 0 if pieces[0].w <= pieces[1].w else 1
+        if (d[one] == 1 and d[1 - one] not in (1, -1) and c.min() >= PEEL_CONFIDENCE
+                and sum(_loops(q.mask, parts[k].h) for q in pieces) >= _loops(parts[k].mask, parts[k].h)
+                and float(c.prod()) > best.get(k, (0.0, []))[0]):
+            best[k] = (float(c.prod()), pieces)
+    return [q for k, p in enumerate(parts) for q in (best[k][1] if k in best else [p])]
 
 
 def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height: int) -> list[_Part]:
@@ -1466,6 +1518,7 @@ def segment(
     parts = [q for p in parts for q in ([p] if id(p) in boxed else split_wide(p, cfg, scorer, doubtful.get(id(p))))
              if plausible(q)]
     if scorer is not None:
+        parts = peel_ones(parts, scorer, cfg.min_height, boxed)
         parts = join_pieces(parts, scorer, rules, cfg.line_max_thickness)
     back = cv2.invertAffineTransform(rot)
     glyphs, moved = [], abs(angle) >= 0.2 or scale < 1
