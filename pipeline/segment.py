@@ -990,8 +990,10 @@ def _loops(mask: np.ndarray, height: int) -> int:
 
 
 PEEL_WIDTH = (0.55, 1.2)  # parts this x as wide as tall are tried for a 1 written into one side ...
-PEEL_ONE = 0.4  # ... a piece at most this x as wide as the part is tall ...
-PEEL_CONFIDENCE = 0.99  # ... read as a 1, and the rest as another digit, at least this clearly
+PEEL_ROWS = 0.85  # ... on a side with ink in this share of the rows at least; the pieces ...
+PEEL_HEIGHT = 0.9  # ... both at least this x the part's height, one at most ...
+PEEL_ONE = 0.4  # ... this x as wide as the part is tall ...
+PEEL_CONFIDENCE = 0.99  # ... read as a 1, and the other as another digit, at least this clearly
 
 
 def peel_ones(parts: list[_Part], scorer: Scorer, min_height: int,
@@ -1001,7 +1003,8 @@ def peel_ones(parts: list[_Part], scorer: Scorer, min_height: int,
     A part not much wider than tall reads as one digit, often clearly, when a 1 touches it, and
     is no candidate for :func:`split_wide`. Each such part (``PEEL_WIDTH``, at least twice
     ``min_height`` tall) is cut along the seam that crosses the least ink in its left and in
-    its right third or so; a cut is taken when both pieces are nearly the part's height, the
+    its right third or so, where that side has ink in nearly every row (``PEEL_ROWS``, as a 1
+    has); a cut is taken when both pieces are nearly the part's height (``PEEL_HEIGHT``), the
     narrow one (``PEEL_ONE``) reads as a 1 and the other as another digit at least
     ``PEEL_CONFIDENCE``, and no loop of the part is opened (a 0 does not fall into two arcs).
     The clearest such cut wins. Parts whose ``id`` is in ``keep`` (one in a box) are left whole.
@@ -1013,12 +1016,12 @@ def peel_ones(parts: list[_Part], scorer: Scorer, min_height: int,
             continue
         sides = [(max(1, int(0.15 * p.w)), max(2, int(0.45 * p.w)), 0.3 * p.w),
                  (int(0.55 * p.w), min(p.w - 1, int(0.85 * p.w) + 1), 0.7 * p.w)]
-        # a 1 has ink in nearly every row of its side of the part (a quick test first)
         rows = [p.mask[:, : sides[0][1]].any(axis=1).mean(), p.mask[:, sides[1][0] :].any(axis=1).mean()]
-        sides = [side for side, r in zip(sides, rows) if r >= 0.85]
+        sides = [side for side, r in zip(sides, rows) if r >= PEEL_ROWS]
         for path in _seam_paths(p, sides) if sides else []:
             pieces = _cut(p, [path])
-            if len(pieces) == 2 and min(q.h for q in pieces) >= 0.9 * p.h and min(q.w for q in pieces) <= PEEL_ONE * p.h:
+            if (len(pieces) == 2 and min(q.h for q in pieces) >= PEEL_HEIGHT * p.h
+                    and min(q.w for q in pieces) <= PEEL_ONE * p.h):
                 options.append((k, pieces))
     if not options:
         return parts

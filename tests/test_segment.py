@@ -603,8 +603,8 @@ def test_one_written_into_the_side_of_a_digit_is_cut_off(mnist_test, classifier,
 def test_single_digits_are_not_cut_into_a_one(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
     """The stem of a 4 or a 9, the side of a 0 or a 6: a full-height stroke at the side of a
     digit, but what is left without it does not read clearly enough: none of the first 2,000
-    MNIST test digits is cut (with 0.9 for ``PEEL_CONFIDENCE`` and pieces of 0.8 x the height,
-    a 4 was)."""
+    MNIST test digits is cut (with 0.9 for ``PEEL_CONFIDENCE`` and 0.8 for ``PEEL_HEIGHT``, a 4
+    was)."""
     x, y = mnist_test
     for i in range(len(x)):
         ink = digit_ink(x[i], 70)
