@@ -923,7 +923,10 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     height) into 2 or 3 along the seams that cross the least ink (:func:`_seams`), and, when the
     part reads as no digit whole, into 2 at other narrow places (:func:`_pair_cuts`: a wide 7
     touching a narrow 9), taken only when both pieces read clearly; a cut that
-    opens a closed loop of the part (:func:`_loops`) scores ``LOOP_CUT`` x its confidence; the one
+    opens a closed loop of the part (:func:`_loops`) scores ``LOOP_CUT`` x its confidence, and
+    one that leaves a piece shorter than ``SHORT_PIECE`` x the part none when the unsplit part
+    competes and reads as a digit (0.5 or more: digits side by side fill the part's height, the
+    top and the foot of a 7 with a bent stem do not, however clearly each reads); the one
     whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
     competing when it is not too wide, scored by how sure the classifier is of it as a digit.
     Against a cut whose pieces read as 1s (all, or all but one), it also counts how sure the
@@ -964,6 +967,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         scores.append(float(np.exp(np.log(conf[at : at + len(o)]).mean())))
         if loops and sum(_loops(p.mask, part.h) for p in o) < loops:
             scores[-1] *= LOOP_CUT  # a cut through a loop: a wide 0 or 6 falls into a 1 and a 7
+        if whole and conf[-1] >= 0.5 and min(q.h for q in o) < SHORT_PIECE * part.h:
+            scores[-1] = 0.0  # side-by-side digits fill the part's height: these are pieces of one
         ones.append(bool((digit[at : at + len(o)] == 1).sum() >= len(o) - 1))
         has_one.append(bool((digit[at : at + len(o)] == 1).any()))
         at += len(o)
@@ -981,6 +986,7 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
 
 SEAM_WIDTH = 2.1  # parts up to this x as wide as tall (and twice the least digit height) are also cut along seams
 LOOP_CUT = 0.5  # a cut that opens a loop of the part scores this x its confidence
+SHORT_PIECE = 0.6  # a cut into a piece shorter than this x the part never beats it whole when it reads as a digit
 MIN_CUT = 0.1  # a cut whose pieces read less clearly than this (geometric mean) never beats the unsplit part
 
 

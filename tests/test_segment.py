@@ -657,6 +657,18 @@ def test_wide_written_two_stays_one_glyph(mnist_test, classifier) -> None:  # ty
     assert classifier.predict(normalize_mask(glyphs[0].mask)[None]).digit[0] == 2
 
 
+def test_digit_is_not_cut_into_pieces_much_shorter_than_it(classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 7 whose stem bends back: nearly as wide as tall and read as a 7 (0.59), so tried as two
+    touching digits; its top and its bent foot read as a 7 and a 6 (0.96 or more), but each is
+    about half the glyph's height, as no two digits written side by side are: one glyph, a 7."""
+    page = np.full((300, 400), 240, np.uint8)
+    stem = [(125, 105), (162, 102), (150, 118), (125, 135), (110, 150), (98, 165), (104, 175), (112, 178), (122, 176)]
+    cv2.polylines(page, [np.array(stem, np.int32)], False, 30, 4)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert len(glyphs) == 1
+    assert classifier.predict(normalize_mask(glyphs[0].mask)[None]).digit[0] == 7
+
+
 def test_small_digits_in_wide_boxes_are_one_field_however_far_apart(mnist_test) -> None:  # type: ignore[no-untyped-def]
     """Small digits in a row of wide boxes, one box left empty: the gaps between them are several
     digit heights, but one row of boxes holds one field."""
