@@ -925,8 +925,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     touching a narrow 9), taken only when both pieces read clearly; a cut that
     opens a closed loop of the part (:func:`_loops`) scores ``LOOP_CUT`` x its confidence, and
     one that leaves a piece shorter than ``SHORT_PIECE`` x the part none when the unsplit part
-    competes and reads as a digit (0.5 or more: digits side by side fill the part's height, the
-    top and the foot of a 7 with a bent stem do not, however clearly each reads); the one
+    competes and reads at all as a digit (0.3 or more: digits side by side fill the part's
+    height, the top and the foot of a 7 with a bent stem do not, however clearly each reads); the one
     whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
     competing when it is not too wide, scored by how sure the classifier is of it as a digit.
     Against a cut whose pieces read as 1s (all, or all but one), it also counts how sure the
@@ -967,7 +967,7 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         scores.append(float(np.exp(np.log(conf[at : at + len(o)]).mean())))
         if loops and sum(_loops(p.mask, part.h) for p in o) < loops:
             scores[-1] *= LOOP_CUT  # a cut through a loop: a wide 0 or 6 falls into a 1 and a 7
-        if whole and conf[-1] >= 0.5 and min(q.h for q in o) < SHORT_PIECE * part.h:
+        if whole and conf[-1] >= 0.3 and min(q.h for q in o) < SHORT_PIECE * part.h:
             scores[-1] = 0.0  # side-by-side digits fill the part's height: these are pieces of one
         ones.append(bool((digit[at : at + len(o)] == 1).sum() >= len(o) - 1))
         has_one.append(bool((digit[at : at + len(o)] == 1).any()))
