@@ -1395,10 +1395,14 @@ def _reading_order(fields: list[list[_Part]]) -> list[tuple[int, list[_Part]]]:
     return ordered
 
 
-def _enough_ink(p: _Part, min_area: int) -> bool:
+def _enough_ink(p: _Part, min_area: int, beside: Sequence[_Part] = ()) -> bool:
     """Not a speck: ``min_area`` pixels of ink, or a stroke over its height that is more than a
     hairline (a thin 1 of a small hand has less ink than ``min_area``; a 1-px fibre or the edge of
-    a printed line left beside a stroke is no wider than one pixel: ink ~ height).
+    a printed line left beside a stroke is no wider than one pixel: ink ~ height). A 1 of a fine
+    pen may be one pixel wide but for a serif or a step: over two columns or more, ink of 1.05 x
+    its height is enough (a slanted fibre has one pixel a row) when one of the parts ``beside``
+    it, at most its height away, is about as tall (0.6-1.6 x): a digit of its number, not a
+    digit's neighbour much taller (the thin side of a printed box).
 
     Example:
         >>> one = _Part(0, 0, 2, 15, np.full((15, 2), 255, np.uint8))
@@ -1407,7 +1411,11 @@ def _enough_ink(p: _Part, min_area: int) -> bool:
         (True, False)
     """
     area = int((p.mask > 0).sum())
-    return area >= min_area or area >= 1.25 * max(p.h, p.w)
+    if area >= min_area or area >= 1.25 * max(p.h, p.w):
+        return True
+    return p.w >= 2 and area >= 1.05 * p.h and any(
+        q is not p and 0.6 * q.h <= p.h <= 1.6 * q.h and max(q.x - p.x - p.w, p.x - q.x - q.w) <= q.h
+        and min(p.y + p.h, q.y + q.h) - max(p.y, q.y) >= 0.5 * p.h for q in beside)
 
 
 def _drop_line_residue(parts: list[_Part], binary: np.ndarray, cleaned: np.ndarray) -> list[_Part]:
@@ -1518,14 +1526,14 @@ def segment(
     parts = merge_parts(_drop_line_residue(_parts(cleaned, min_area=6), binary, cleaned), cfg)
     if scorer is not None:
         parts = attach_bars(parts, scorer, cfg.min_height, cfg.max_height)
-    def plausible(p: _Part) -> bool:
-        return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area)
+    def plausible(p: _Part, beside: Sequence[_Part]) -> bool:
+        return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area, beside)
 
-    parts = [p for p in parts if plausible(p)]
+    parts = [p for p in parts if plausible(p, parts)]
     boxed = {id(p) for p in parts if _box_of(p, rules, cfg.line_max_thickness) is not None}  # one digit: not cut
     doubtful = _doubtful([p for p in parts if id(p) not in boxed], scorer, cfg) if scorer is not None else {}
     parts = [q for p in parts for q in ([p] if id(p) in boxed else split_wide(p, cfg, scorer, doubtful.get(id(p))))
-             if plausible(q)]
+             if plausible(q, parts)]
     if scorer is not None:
         parts = peel_ones(parts, scorer, cfg.min_height, boxed)
         parts = join_pieces(parts, scorer, rules, cfg.line_max_thickness)

@@ -257,6 +257,24 @@ def test_small_thin_one_is_a_digit_and_a_hairline_is_not(mnist_test) -> None:  #
     assert glyphs[1].h >= 16 and glyphs[1].w <= 6
 
 
+def test_one_px_one_with_a_serif_is_a_digit_and_a_slanted_fibre_is_not(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A small 1 of a fine pen can be a single pixel wide but for its serif and a step (22 rows,
+    24 px of ink: less than 1.25 x its height): it is kept between its neighbours. A slanted
+    1-px fibre as tall, one pixel per row, is not a digit."""
+    page = np.full((300, 700), 240, np.uint8)
+    nine, two = (digit_ink(m, 21) for m in _pick(mnist_test, "92"))
+    draw_digits(page, [nine], 100, 152, gap=0)
+    x1 = 100 + nine.shape[1] + 6
+    page[130:152, x1] = 30  # the stem, rows 130-151
+    page[130, x1 + 1] = page[150, x1 + 1] = 30  # the serif and a step
+    draw_digits(page, [two], x1 + 6, 152, gap=0)
+    for r in range(22):  # the fibre, far from the field: 22 px over two columns
+        page[130 + r, 500 + r // 11] = 30
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3]]
+    assert glyphs[1].h >= 21 and glyphs[1].w <= 3
+
+
 def test_sliver_left_under_a_removed_rule_is_not_merged_into_the_digits(mnist_test) -> None:  # type: ignore[no-untyped-def]
     """A rule whose lower edge is wavy (a skewed scan, deskewed) leaves 1-px slivers after the
     rule is removed; they are dropped, not merged into the digits above (which would stretch
