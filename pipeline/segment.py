@@ -342,6 +342,8 @@ def _steps(m: np.ndarray, lines: np.ndarray) -> np.ndarray:
 
 
 STEP_RUN = 8  # see _steps
+EDGE_FAINT = 0.3  # ink by a rule (2 rows at most) fainter than this x the lines' darkness is the rule's blurred edge
+CROSS_DARK = 0.5  # a removed rule is bridged from ink 3 rows tall by it or at least this x as dark as the lines
 
 
 def _run_length(flags: np.ndarray, start: int) -> int:
@@ -576,7 +578,8 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     two rules, and printed boxes of any size.
 
     Strokes that cross a removed line are bridged again, so digits touching a line keep their ink;
-    with ``ink``, pen strokes lying on a lighter line keep theirs too.
+    with ``ink``, pen strokes lying on a lighter line keep theirs too, and the faint blurred edges
+    of a rule (``EDGE_FAINT``) go with it instead of gluing the digits on it together.
 
     Args:
         binary: (H, W) uint8 ink mask, page level (deskewed).
@@ -648,12 +651,20 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
             if shortest < half and (under or w < 1.2 * (tall - h)):
                 continue
             alone = tall == h and not under  # no ink on it or under it
-            if (alone or _ticks_at_ends(binary, x, y, w, t) or (h <= 3 and w >= 1.5 * (tall - h))
+            # a hairline's length against the ink on it; not the bar of a 7 (its stem hangs from it)
+            _, dl, ds, _ = _components(binary[y : y + h + w, x0:x1])
+            hang = max(int(ds[k, 1] + ds[k, 3]) for k in np.unique(dl[:h, x - x0 : x - x0 + w]) if k) - h
+            hairline = h <= 3 and w >= 1.5 * (tall - h) and hang <= max(t, tall - h)
+            if (alone or _ticks_at_ends(binary, x, y, w, t) or hairline
                     or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h)):
                 hmask[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i] = 255
                 rules.append(_Rule(int(x), int(x + w), int(y)))
     if not rules:
         return binary, rules
+    core = float(np.percentile(ink[hmask > 0], 75)) if ink is not None and hmask.any() else 0.0  # the lines' darkness
+    if core:  # a rule's blurred edges (a scan, the deskew) along it, far fainter than its core: the rule's too
+        faint = cv2.compare(ink, EDGE_FAINT * core, cv2.CMP_LT)
+        hmask |= binary & faint & cv2.dilate(hmask, np.ones((5, 1), np.uint8))
     # comb-box bars: thin vertical runs joining a rule above to a rule below
     near = cv2.dilate(hmask, np.ones((2 * t + 1, 3), np.uint8))
     vert = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((15, 1), np.uint8))
@@ -670,7 +681,11 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     cleaned = cv2.bitwise_and(binary, cv2.bitwise_not(cv2.bitwise_or(hmask, vmask)))
     # (across the lines' own thickness: a wider bridge joins two digits on either side of a box side)
     th, tv = min(t, _typical_run(hmask.T)), min(t, _typical_run(vmask))
-    bridge_v = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((th + 3, 1), np.uint8))
+    # only from strokes crossing a rule: ink 3 rows tall by it, or half as dark as the lines (not a faint edge)
+    crossing = cv2.morphologyEx(cleaned, cv2.MORPH_OPEN, np.ones((3, 1), np.uint8))
+    if core:
+        crossing |= cleaned & cv2.compare(ink, CROSS_DARK * core, cv2.CMP_GE)
+    bridge_v = cv2.morphologyEx(crossing, cv2.MORPH_CLOSE, np.ones((th + 3, 1), np.uint8))
     bridge_h = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((1, tv + 3), np.uint8))
     cleaned |= bridge_v & hmask
     cleaned |= bridge_h & vmask
@@ -1053,8 +1068,9 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
     its height and ``min_height`` to ``max_height`` tall when it lies in the digit's top third (from half the
     digit's height above its top), at most a third of that height away horizontally, and is no
     wider than 1.5 x the digit's height. It is attached to the candidate digit whose union with it the
-    classifier reads best, when that union reads at least ``JOIN_CONFIDENCE`` and better than
-    the digit alone; a digit takes one bar at most.
+    classifier reads best, when that union reads at least ``JOIN_CONFIDENCE`` and about as well
+    as the digit alone or better (``BAR_MARGIN``: the bar alone is no digit and would be lost; a
+    5's body alone reads as a clear 6); a digit takes one bar at most.
 
     Args:
         parts: pieces of ink (deskewed frame), after :func:`merge_parts`.
@@ -1084,7 +1100,7 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
     best: dict[int, tuple[float, int]] = {}  # bar -> (union confidence, pair)
     for n, (k, d) in enumerate(pairs):
         cu = float(conf[len(digits) + n])
-        if cu >= JOIN_CONFIDENCE and cu > float(alone[d]) and cu > best.get(k, (0.0, -1))[0]:
+        if cu >= JOIN_CONFIDENCE and cu > float(alone[d]) - BAR_MARGIN and cu > best.get(k, (0.0, -1))[0]:
             best[k] = (cu, n)
     used: set[int] = set()
     out = []
@@ -1096,6 +1112,7 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
     return out + [p for i, p in enumerate(parts) if i not in used]
 
 
+BAR_MARGIN = 0.01  # a bar is attached when the union reads no less clearly than the digit alone, less this
 JOIN_CONFIDENCE = 0.9  # a union of two pieces must read at least this clearly to replace them ...
 JOIN_UNSURE = 0.95  # ... and one of the pieces must read less clearly than this
 FRAGMENT = 0.7  # a piece at most this x as tall as its neighbour, apart from it, is a fragment of it ...

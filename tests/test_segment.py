@@ -240,6 +240,50 @@ def test_stroke_running_into_a_rule_keeps_its_ink() -> None:
     assert g.x <= 200 and g.x + g.w >= 245 and g.y + g.h - 1 >= 200  # down into the rule
 
 
+def test_thin_bar_of_a_seven_is_not_taken_for_an_underline() -> None:
+    """The top bar of a 7 written with a fine pen is a hairline as long as a short underline,
+    with nothing standing on it; its stem hangs from it, so it is the digit's bar, not a line."""
+    page = np.full((300, 500), 245, np.uint8)
+    cv2.line(page, (200, 100), (275, 100), 30, 2)  # the bar: 76 px, 2-3 rows
+    cv2.line(page, (275, 100), (235, 170), 30, 3)  # the stem
+    glyphs = segment(page)
+    assert len(glyphs) == 1
+    g = glyphs[0]
+    assert g.y <= 100 and g.x <= 201 and g.w >= 70, g
+
+
+def test_faint_edges_of_a_rule_do_not_glue_the_digits_on_it() -> None:
+    """A scanned or levelled rule has blurred edges: short faint runs of ink (under a third of
+    its darkness) one row over and under it. They are the rule's, not strokes: they do not join
+    the digits standing on the rule, nor are they bridged across it into blocks at their feet."""
+    page = np.full((300, 600), 250, np.uint8)
+    page[199:202, 50:550] = 20  # the rule, rows 199-201
+    for x0 in (120, 200, 280):
+        page[198, x0 : x0 + 40] = 185  # its faint upper edge, in pieces
+        page[202, x0 + 20 : x0 + 60] = 185  # and lower edge
+    for x in (130, 150, 210, 230, 290, 310):
+        cv2.line(page, (x + 8, 160), (x, 198), 30, 3)  # slanted 1s standing on the rule
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5, 6]]
+    assert all(g.w <= 16 for g in glyphs), [(g.x, g.w) for g in glyphs]
+
+
+def test_rule_is_bridged_only_under_ink_that_crosses_it() -> None:
+    """A removed rule is filled in again only between strokes that cross it (ink at least three
+    rows tall, or as dark as half the rule): edge runs one row thick and fainter than that, over
+    and under the rule by the foot of a digit, are not bridged into a block under the digit."""
+    page = np.full((300, 600), 250, np.uint8)
+    page[199:202, 50:550] = 20  # the rule, rows 199-201
+    page[198, 140:170] = 160  # an upper edge run from the digit's foot, 0.4 of the rule's darkness
+    page[202, 145:175] = 160  # a lower one under it
+    cv2.line(page, (148, 160), (140, 197), 30, 3)  # a slanted 1 standing on the rule
+    glyphs = segment(page)
+    assert len(glyphs) == 1
+    g = glyphs[0]
+    under = int((np.nonzero(g.mask)[0] + g.y >= 199).sum())
+    assert under <= 20, under  # the stroke's own columns through the rule, not a 25 x 4 block
+
+
 def test_small_thin_one_is_a_digit_and_a_hairline_is_not(mnist_test) -> None:  # type: ignore[no-untyped-def]
     """A 1 written small with a fine pen has less ink than ``min_area`` but is a stroke over its
     height wider than a pixel: it is kept in its field. A 1-px fibre as tall is not a digit."""
