@@ -936,8 +936,9 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     reading a cut needs) though not that wide. Candidate splits into 2..6 pieces cut at the
     thinnest columns, and with a ``scorer`` also (for parts up to ``SEAM_WIDTH`` x as wide as tall and twice the least digit
     height) into 2 or 3 along the seams that cross the least ink (:func:`_seams`), and, when the
-    part reads as no digit whole, into 2 at other narrow places (:func:`_pair_cuts`: a wide 7
-    touching a narrow 9), taken only when both pieces read clearly; a cut that
+    part reads as no digit whole or is ``doubtful``, into 2 at other narrow places (:func:`_pair_cuts`:
+    a wide 7 touching a narrow 9, a 1 run into a 7), taken only when no other cut will do and both
+    pieces read clearly (and as a doubtful part's cuts must); a cut that
     opens a closed loop of the part (:func:`_loops`) scores ``LOOP_CUT`` x its confidence, and
     one that leaves a piece shorter than ``SHORT_PIECE`` x the part none when the unsplit part
     competes and reads at all as a digit (0.3 or more: digits side by side fill the part's
@@ -969,7 +970,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     conf, not_digit, digit = _score(scorer, glyphs)
     conf = np.clip(conf, 1e-6, 1.0)
     n_plain = len(options)
-    if written_into and whole and conf[-1] < PAIR_CUT_WHOLE:  # reads as no digit whole: more cuts into two
+    need = doubtful or 0.0  # set only for parts not wider than split_aspect (_doubtful)
+    if written_into and whole and (conf[-1] < PAIR_CUT_WHOLE or need):  # no digit whole, or doubtful: more cuts
         extra = [o for o in (_cut(part, [c]) for c in _pair_cuts(part)) if len(o) > 1]
         if extra:
             more = _score(scorer, np.stack([p.crop for o in extra for p in o]))
@@ -991,11 +993,11 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     def beats_whole(k: int) -> bool:  # the unsplit part wins over a cut that reads less clearly than it
         return not whole or scores[k] >= max(MIN_CUT, max(conf[-1], not_digit[-1]) if ones[k] else conf[-1])
 
-    need = doubtful or 0.0  # set only for parts not wider than split_aspect (_doubtful)
     no_ones = need and whole and conf[-1] >= SUSPECT_ONES
     plain = [k for k in range(n_plain) if beats_whole(k) and scores[k] >= need and not (no_ones and has_one[k])]
     # where no other cut will do: the extra cuts, when their pieces read clearly
-    valid = plain or [k for k in range(n_plain, len(options)) if scores[k] >= PAIR_CUT_WHOLE and beats_whole(k)]
+    valid = plain or [k for k in range(n_plain, len(options)) if scores[k] >= max(PAIR_CUT_WHOLE, need)
+                      and beats_whole(k) and not (no_ones and has_one[k])]
     return options[max(valid, key=lambda k: scores[k])] if valid else [part]
 
 

@@ -662,6 +662,18 @@ def test_one_written_into_the_side_of_a_digit_is_cut_off(mnist_test, classifier,
     assert [int(d) for d in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit] == [int(c) for c in pair]
 
 
+@pytest.mark.parametrize(("pair", "start"), [("71", 160), ("17", 390), ("41", 70), ("14", 230)])
+def test_doubtful_pair_with_a_one_is_cut_at_a_narrow_place(mnist_test, classifier, pair, start) -> None:  # type: ignore[no-untyped-def]
+    """A 1 run into a 7 or a 4: one component hardly wider than tall that reads as one doubtful
+    digit. The cuts near the middle and along seams take a piece of one digit into the other;
+    the narrow places off the middle (a wide digit beside a narrow one) find the cut."""
+    page = np.full((300, 600), 240, np.uint8)
+    draw_digits(page, [digit_ink(m, 70) for m in _pick(mnist_test, pair, start=start)], 100, 200, gap=-5)
+    assert cv2.connectedComponents((page < 128).astype(np.uint8))[0] - 1 == 1
+    glyphs = segment(page, scorer=classifier.proba)
+    assert [int(d) for d in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit] == [int(c) for c in pair]
+
+
 def test_single_digits_are_not_cut_into_a_one(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
     """The stem of a 4 or a 9, the side of a 0 or a 6: a full-height stroke at the side of a
     digit, but what is left without it does not read clearly enough: none of the first 2,000
