@@ -50,8 +50,9 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
     """Fields that belong to printed text: neighbouring fields on one line of similar height
     are taken together as a phrase (the words of a label and the value written after it). The
     phrase's fields that do not read clearly as digits (a glyph rejected, or a median confidence
-    under ``value_confidence``) are judged together by :func:`_looks_printed`; a phrase of clear
-    fields only is handwriting. In a printed phrase, a clear field a word space or more away from
+    under ``value_confidence``), nor mostly (:func:`_mostly_clear`: a number with one doubtful
+    digit inside), are judged together by :func:`_looks_printed`; a phrase of such fields only is
+    handwriting. In a printed phrase, a clear field a word space or more away from
     the text is kept: it is the handwritten value written after its label or before its unit
     ("Total 818", "75 kg"), not a letter of the label that reads as a digit (the I of "Invoice").
 
@@ -94,7 +95,7 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
 
     printed: set[int] = set()
     for phrase in phrases:
-        idx = [i for f in phrase if not clear(f) for i in by_field[f]]
+        idx = [i for f in phrase if not (clear(f) or mostly_clear(f)) for i in by_field[f]]
         if idx and _looks_printed(p.confidence[idx], rejected[idx], cfg):
             printed.update(f for f in phrase if not reads_as_value(f, phrase))
     return printed

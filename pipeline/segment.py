@@ -343,6 +343,7 @@ def _steps(m: np.ndarray, lines: np.ndarray) -> np.ndarray:
 
 STEP_RUN = 8  # see _steps
 EDGE_FAINT = 0.3  # ink by a rule (2 rows at most) fainter than this x the lines' darkness is the rule's blurred edge
+DIP = 0.3  # a short underline may have strokes dipping 2 rows under it in this share of its length at most
 CROSS_DARK = 0.5  # a removed rule is bridged from ink 3 rows tall by it or at least this x as dark as the lines
 
 
@@ -503,6 +504,13 @@ def _runs_past(above: np.ndarray, x: int, w: int, tall: int) -> bool:
     return min(left - x, x + w - right) >= 0.15 * tall
 
 
+def _standing(above: np.ndarray, x: int, w: int, tall: int) -> int:
+    """How many pieces of ink at least half of ``tall`` stand on the run at columns ``x`` to
+    ``x + w`` just under ``above``: two digits on a short underline, one on its own foot."""
+    _, labels, stats, _ = _components(above)
+    return sum(1 for k in np.unique(labels[-2:, x : x + w]) if k and stats[k, 3] >= 0.5 * tall)
+
+
 def _ticks_at_ends(binary: np.ndarray, x: int, y: int, w: int, t: int) -> bool:
     """Whether thin upright bars (4 px or taller, no wider than a line, nothing else joined to
     them above the run) rise from both ends of the run at columns ``x`` to ``x + w`` whose top row
@@ -647,13 +655,18 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
             _, wl, ws, _ = _components(binary[y0 : y + h, x0:x1])
             on = np.unique(wl[y - y0 :, x - x0 : x - x0 + w])
             tall = max(int(ws[k, 3]) for k in on if k)
-            under = binary[y + h : y + h + w // 2, x : x + w].any()
+            # the ink hanging from it (the stem of a 7 from its bar; a stroke standing on a line
+            # may dip a row or two through it), and any ink under it
+            _, dl, ds, _ = _components(binary[y : y + h + w, x0:x1])
+            hang = max(int(ds[k, 1] + ds[k, 3]) for k in np.unique(dl[:h, x - x0 : x - x0 + w]) if k) - h
+            # the rows just under it: a stroke dipping through it, or one digit's own foot
+            dip = binary[y + h : y + h + 2, x : x + w].any(axis=0).mean() > DIP and _standing(
+                binary[y0:y, x0:x1], x - x0, w, tall - h) < 2
+            under = hang > 2 or dip or binary[y + h + 2 : y + h + w // 2, x : x + w].any()
             if shortest < half and (under or w < 1.2 * (tall - h)):
                 continue
             alone = tall == h and not under  # no ink on it or under it
-            # a hairline's length against the ink on it; not the bar of a 7 (its stem hangs from it)
-            _, dl, ds, _ = _components(binary[y : y + h + w, x0:x1])
-            hang = max(int(ds[k, 1] + ds[k, 3]) for k in np.unique(dl[:h, x - x0 : x - x0 + w]) if k) - h
+            # a hairline's length against the ink on it; not the bar of a 7
             hairline = h <= 3 and w >= 1.5 * (tall - h) and hang <= max(t, tall - h)
             if (alone or _ticks_at_ends(binary, x, y, w, t) or hairline
                     or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h)):

@@ -102,6 +102,18 @@ def test_label_judged_without_the_value_written_after_it() -> None:
     assert _texts(_result(room + value)) == ["9212"]
 
 
+def test_label_judged_without_a_value_with_one_doubtful_digit() -> None:
+    """ "Phone 234888188": the label's P, h, o, n, e are rejected and the stem of its P reads as a clear
+    1; the number after it has one digit inside it rejected (a box side cut with it). The number is
+    a value, not text: it must not dilute the label's letters, or the P's stem is reported as a 1."""
+    phone = [(1, 100, 7, 0.0, 1.0), (1, 114, 1, 0.98, 0.01)] + [(1, 128 + 14 * k, 4, 0.05, 0.9) for k in range(4)]
+    number = [(2, 210 + 14 * k, 8, 0.99, 0.0) for k in range(9)]
+    number[6] = (2, 294, 8, 0.2, 0.7)
+    digits, fields, _ = page_rows(_result(phone + number), CFG)
+    assert [f["text"] for f in fields] == ["888888888"]
+    assert [d["needs_review"] for d in digits] == [False] * 6 + [True] + [False] * 2
+
+
 def test_value_before_its_unit_is_kept() -> None:
     value = [(1, 100, 7, 0.99, 0.0), (1, 114, 5, 0.98, 0.0)]  # "75 kg": the value comes first
     unit = [(2, 150, 4, 0.01, 0.98), (2, 164, 9, 0.02, 0.97)]

@@ -801,6 +801,37 @@ def test_underline_shorter_than_half_a_rule_under_one_small_digit_is_removed(mni
     assert big.h >= 55 and big.w >= 55  # the 5 whole, its bar on it
 
 
+def test_strokes_dipping_through_a_short_underline_do_not_keep_it_but_a_digits_own_foot_stays(
+        mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A stroke that lies along a short underline and dips a row or two under it does not make the
+    underline part of the digit: a small 3 on a 38 px hairline is found alone, and a 2 and a 1 whose
+    feet lie along a 41 px one are two clean digits. A wide 2's own flat foot, thicker where it
+    curves (ink under most of it, one digit on it), is no underline: the 2 stays in its field."""
+    page = np.full((300, 700), 245, np.uint8)
+    three = digit_ink(_pick(mnist_test, "3")[0], 20)
+    box3 = draw_digits(page, [three], 110, 122, gap=0)[0]
+    cv2.line(page, (100, 119), (137, 119), 60, 1)  # the 3's lowest two rows under it
+    two = np.zeros((28, 26), np.uint8)
+    cv2.ellipse(two, (13, 7), (10, 6), 0, 180, 360, 255, 3)
+    cv2.line(two, (23, 8), (2, 25), 255, 3)
+    two[25:28] = 255  # its foot, along the underline and a row under it
+    draw_digits(page, [two], 560, 123, gap=0)
+    page[94:124, 592:596] = 30  # a 1 standing through it
+    cv2.line(page, (560, 121), (600, 121), 60, 1)
+    wide = np.zeros((25, 34), np.uint8)
+    cv2.ellipse(wide, (17, 8), (14, 7), 0, 180, 360, 255, 3)
+    cv2.line(wide, (31, 9), (3, 22), 255, 3)
+    wide[21:23] = 255  # a flat foot as long as the 2 is wide, the curve's lower edge under it
+    wide[23:25, 6:28] = 255
+    draw_digits(page, [wide] + [digit_ink(m, 28) for m in _pick(mnist_test, "390")], 300, 230, gap=5)
+    for x in range(290, 470, 8):  # a dotted leader under the field
+        cv2.circle(page, (x, 240), 1, 60, -1)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert [(g.x, g.w) for g in glyphs if g.x < 200] == [(box3[0], box3[2])]
+    assert [(g.x, g.w <= 6) for g in glyphs if g.x > 500] == [(560, False), (592, True)]
+    assert [len(f) for f in _fields([g for g in glyphs if 200 < g.x < 500])] == [4]
+
+
 def test_faint_pencil_beside_bold_print_is_found(mnist_test) -> None:  # type: ignore[no-untyped-def]
     """Bold print sets the page's strong ink cut far above a faint pencil's contrast: the pencil
     digits, on their own away from other ink, are still taken whole."""
