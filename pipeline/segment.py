@@ -799,7 +799,9 @@ def _mergeable(a: np.ndarray, b: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
     stacked = (gap >= 0) & (gap <= np.maximum(1, 0.35 * big_h)) & (uh <= 2.2 * big_h)
     a_over = ay + ah <= by
     apart = np.where(a_over, np.maximum(b_top0 - a_bot1, a_bot0 - b_top1), np.maximum(a_top0 - b_bot1, b_bot0 - a_top1))
-    halves = stacked & (ovx >= 0.5 * narrow)
+    # (or whose rows overlap a little: a faint digit broken across its middle, the halves alike)
+    overlap = (gap < 0) & (-gap <= 0.35 * small_h) & (small_h >= 0.6 * big_h)
+    halves = (stacked | overlap) & (ovx >= 0.5 * narrow)
     stroke = stacked & (apart <= np.maximum(2, gap)) & (small_h >= np.maximum(small_w, 0.3 * big_h))
     return (~dot & (uw <= 1.1 * uh) & (stroke | ((ovx >= cfg.merge_overlap * narrow) & (gap <= 0.4 * big_h)
             & (((uh <= 1.6 * big_h) & ~side_by_side) | halves))))

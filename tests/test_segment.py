@@ -832,6 +832,20 @@ def test_strokes_dipping_through_a_short_underline_do_not_keep_it_but_a_digits_o
     assert [len(f) for f in _fields([g for g in glyphs if 200 < g.x < 500])] == [4]
 
 
+def test_small_digit_broken_into_halves_whose_rows_overlap_is_one_glyph() -> None:
+    """A small faint 6 broken where its stem meets its loop: two pieces about as tall as each
+    other, one over the other with two rows in common. Each alone is too short for a digit; the
+    union is 1.8 x as tall as the taller one, yet it is one digit, not two."""
+    page = np.full((200, 400), 245, np.uint8)
+    stem = np.zeros((16, 11), np.uint8)
+    cv2.line(stem, (9, 0), (1, 8), 255, 1)  # rows 0-8
+    loop = np.zeros((16, 11), np.uint8)
+    cv2.ellipse(loop, (6, 11), (4, 4), 0, 0, 360, 255, 1)  # rows 7-15
+    stem[cv2.dilate(loop, np.ones((3, 3), np.uint8)) > 0] = 0  # broken where they meet
+    page[100:116, 100:111][(stem | loop) > 0] = 30
+    assert [(g.y, g.h) for g in segment(page)] == [(100, 16)]
+
+
 def test_faint_pencil_beside_bold_print_is_found(mnist_test) -> None:  # type: ignore[no-untyped-def]
     """Bold print sets the page's strong ink cut far above a faint pencil's contrast: the pencil
     digits, on their own away from other ink, are still taken whole."""
