@@ -1500,6 +1500,43 @@ def _box_of(p: _Part, rules: Sequence[_Rule], t: int) -> tuple[int, int] | None:
     return None
 
 
+SIDE_SHARE = 0.3  # a part in a row of boxes reaching this x a box's width past a side on both sides ...
+SIDE_CUT = 0.5  # ... is cut along the side when the pieces read at least this clearly (see split_at_side)
+
+
+def _sides_inside(p: _Part, rules: Sequence[_Rule], t: int) -> list[int]:
+    """The columns of the box sides that a part lying in a row of boxes (within the row's height)
+    reaches across, by ``SIDE_SHARE`` x the boxes' width or more on both sides."""
+    for r in rules:
+        if len(r.sides) < 2 or not (r.top - t <= p.y and p.y + p.h <= r.y + t):
+            continue
+        reach = SIDE_SHARE * float(np.median(np.diff(r.sides)))
+        return [s for s in r.sides if p.x + reach <= s <= p.x + p.w - reach]
+    return []
+
+
+def split_at_side(part: _Part, rules: Sequence[_Rule], t: int, scorer: Scorer) -> list[_Part]:
+    """Digits written into boxes side by side that run into each other across the box sides
+    between them (a box holds one digit; the sides themselves are gone): the part cut along the
+    seams nearest the sides (:func:`_sides_inside`), when every piece is as tall as a digit
+    (``SHORT_PIECE`` x the part) and reads as one at ``SIDE_CUT`` or more and, unless the whole
+    reads less clearly than ``SUSPECT_ONES``, none as a 1 (a wide digit's tail over a side)."""
+    sides = _sides_inside(part, rules, t)
+    if not sides:
+        return [part]
+    reach = max(2, int(0.15 * part.w / len(sides)))
+    seams = _seam_paths(part, [(max(1, s - part.x - reach), min(part.w - 1, s - part.x + reach + 1), float(s - part.x))
+                               for s in sides])
+    pieces = _cut(part, seams)
+    if len(pieces) != len(sides) + 1 or min(q.h for q in pieces) < SHORT_PIECE * part.h:
+        return [part]
+    conf, not_digit, digit = _score(scorer, np.stack([q.crop for q in pieces] + [part.crop]))
+    n = len(pieces)
+    if (conf[:n] < SIDE_CUT).any() or (not_digit[:n] >= 0.5).any() or ((digit[:n] == 1).any() and conf[n] >= SUSPECT_ONES):
+        return [part]
+    return pieces
+
+
 def _off_sides(p: _Part, rules: list[_Rule], t: int) -> bool:
     """Whether a part lies inside one box of a row of boxes (:func:`_box_of`) with its centre
     away from the box's sides (by ``t`` and a sixth of the box's width)."""
@@ -1564,6 +1601,8 @@ def segment(
         return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area, beside)
 
     parts = [p for p in parts if plausible(p, parts)]
+    if scorer is not None:  # two digits run into each other across a box side: cut there
+        parts = [q for p in parts for q in split_at_side(p, rules, cfg.line_max_thickness, scorer)]
     boxed = {id(p) for p in parts if _box_of(p, rules, cfg.line_max_thickness) is not None}  # one digit: not cut
     doubtful = _doubtful([p for p in parts if id(p) not in boxed], scorer, cfg) if scorer is not None else {}
     parts = [q for p in parts for q in ([p] if id(p) in boxed else split_wide(p, cfg, scorer, doubtful.get(id(p))))

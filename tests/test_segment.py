@@ -990,6 +990,23 @@ def test_short_one_standing_in_a_box_is_a_digit_not_a_tick(mnist_test, classifie
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [2, 1, 0]
 
 
+def test_digits_run_into_each_other_across_a_box_side_are_cut_there(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """Two 9s written into neighbouring boxes, each leaning over the side between them into the
+    other: one part across the side that reads as one 9 clearly. A box holds one digit, so it
+    is cut along the side, and the field reads 6993."""
+    page = np.full((200, 400), 240, np.uint8)
+    top, bottom, bw = 60, 110, 34
+    for i in range(4):
+        cv2.rectangle(page, (100 + i * bw, top), (100 + (i + 1) * bw, bottom), 40, 2)
+    lefts = [104, 100 + bw + 10, 100 + 2 * bw - 2, 100 + 3 * bw + 4]
+    for left, m in zip(lefts, _pick(mnist_test, "6993", 40)):
+        d = digit_ink(m, 38)
+        page[bottom - 5 - d.shape[0] : bottom - 5, left : left + d.shape[1]][d > 0] = 30
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [6, 9, 9, 3]
+
+
 def test_digit_broken_across_its_middle_a_few_pixels_apart_is_one_glyph(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
     """A thin pen's 3 broken across its middle, its halves 5 px apart (a seventh of the upper
     half's height) and together much taller than either: the two halves of one digit."""
