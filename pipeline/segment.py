@@ -703,11 +703,14 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     cleaned |= bridge_v & hmask
     cleaned |= bridge_h & vmask
     cleaned |= inked & hmask & cv2.bitwise_not(cv2.dilate(vmask, np.ones((3, 2 * t + 1), np.uint8)))  # not bars
-    if ink is not None:  # pen ink on the lines, where it touches a stroke kept (not specks along a line)
+    if ink is not None:  # pen ink on the lines, where it touches a stroke kept (not specks along a line,
+        # nor a soft line's own dark core, which stands out from its grey edges as far as a rule runs)
         on = _ink_on_lines(ink, hmask | vmask, cfg.min_contrast) & cv2.bitwise_not(cleaned)
         n, labels, stats, _ = _components(on)
         for i in range(1, n):
             x, y, w, h, _ = stats[i]
+            if max(w, h) >= cfg.line_min_length:
+                continue
             y0, x0 = max(0, y - 1), max(0, x - 1)
             own = (labels[y0 : y + h + 1, x0 : x + w + 1] == i).astype(np.uint8)
             if (cv2.dilate(own, np.ones((3, 3), np.uint8)) & cleaned[y0 : y + h + 1, x0 : x + w + 1]).any():

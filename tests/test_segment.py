@@ -1007,6 +1007,25 @@ def test_digits_run_into_each_other_across_a_box_side_are_cut_there(mnist_test, 
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [6, 9, 9, 3]
 
 
+def test_soft_box_lines_are_not_put_back_as_pen_ink_on_them(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A row of boxes printed with soft lines (a 2 px line blurred: its grey edges are most of its
+    pixels, so its dark core stands out from them like pen ink lying on a line). Digits crossing
+    the sides must not bring the whole frame back with them: the row reads 053543, six digits."""
+    lines = np.full((300, 800), 255, np.uint8)
+    top, bottom, bw = 100, 190, 90
+    cv2.rectangle(lines, (100, top), (100 + 6 * bw, bottom), 60, 2)
+    for i in range(1, 6):
+        cv2.line(lines, (100 + i * bw, top), (100 + i * bw, bottom), 60, 2)
+    page = np.minimum(cv2.GaussianBlur(lines, (0, 0), 1.0), 245)
+    for i, m in enumerate(_pick(mnist_test, "053543")):
+        d = digit_ink(m, 60)
+        left = 100 + i * bw + (-3 if i % 2 else (bw - d.shape[1]) // 2)  # every other digit over its left side
+        page[bottom - 10 - d.shape[0] : bottom - 10, left : left + d.shape[1]][d > 0] = 30
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5, 6]] and max(g.w for g in glyphs) < 70
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [0, 5, 3, 5, 4, 3]
+
+
 def test_digit_broken_across_its_middle_a_few_pixels_apart_is_one_glyph(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
     """A thin pen's 3 broken across its middle, its halves 5 px apart (a seventh of the upper
     half's height) and together much taller than either: the two halves of one digit."""
