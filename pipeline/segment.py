@@ -110,6 +110,8 @@ def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, None]:
         >>> _components(m)[2].tolist()
         [[0, 0, 0, 0, 0], [1, 1, 2, 2, 4], [5, 4, 1, 1, 1]]
     """
+    if binary.size == 0:  # (OpenCV crashes on an empty image)
+        return 1, np.zeros(binary.shape, np.int32), np.zeros((1, 5), np.int32), None
     n, labels = cv2.connectedComponents(binary, connectivity=8, ltype=cv2.CV_32S)
     stats = np.zeros((n, 5), np.int32)
     if n > 1:

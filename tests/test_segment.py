@@ -846,6 +846,16 @@ def test_small_digit_broken_into_halves_whose_rows_overlap_is_one_glyph() -> Non
     assert [(g.y, g.h) for g in segment(page)] == [(100, 16)]
 
 
+def test_short_bar_along_the_top_edge_of_the_page() -> None:
+    """A short thick bar in the page's first rows, with ink under most of it: judging it as an
+    underline looks at the rows above it, which there are none of (OpenCV crashed the process on
+    the empty image); it is no digit."""
+    page = np.full((200, 300), 245, np.uint8)
+    page[0:3, 100:140] = 30
+    page[3:5, 100:125] = 30
+    assert segment(page) == []
+
+
 def test_faint_pencil_beside_bold_print_is_found(mnist_test) -> None:  # type: ignore[no-untyped-def]
     """Bold print sets the page's strong ink cut far above a faint pencil's contrast: the pencil
     digits, on their own away from other ink, are still taken whole."""
