@@ -1434,14 +1434,16 @@ def _reading_order(fields: list[list[_Part]]) -> list[tuple[int, list[_Part]]]:
     return ordered
 
 
-def _enough_ink(p: _Part, min_area: int, beside: Sequence[_Part] = ()) -> bool:
+def _enough_ink(p: _Part, min_area: int, beside: Sequence[_Part] = (), in_box: bool = False) -> bool:
     """Not a speck: ``min_area`` pixels of ink, or a stroke over its height that is more than a
     hairline (a thin 1 of a small hand has less ink than ``min_area``; a 1-px fibre or the edge of
     a printed line left beside a stroke is no wider than one pixel: ink ~ height). A 1 of a fine
     pen may be one pixel wide but for a serif or a step: over two columns or more, ink of 1.05 x
     its height is enough (a slanted fibre has one pixel a row) when one of the parts ``beside``
     it, at most its height away, is about as tall (0.6-1.6 x): a digit of its number, not a
-    digit's neighbour much taller (the thin side of a printed box).
+    digit's neighbour much taller (the thin side of a printed box). ``in_box``: the part stands
+    inside a box of a row of boxes, away from its sides, where a digit is written: a stroke of
+    one pixel a row is enough there.
 
     Example:
         >>> one = _Part(0, 0, 2, 15, np.full((15, 2), 255, np.uint8))
@@ -1452,7 +1454,7 @@ def _enough_ink(p: _Part, min_area: int, beside: Sequence[_Part] = ()) -> bool:
     area = int((p.mask > 0).sum())
     if area >= min_area or area >= 1.25 * max(p.h, p.w):
         return True
-    return p.w >= 2 and area >= 1.05 * p.h and any(
+    return p.w >= 2 and area >= (1.0 if in_box else 1.05) * p.h and any(
         q is not p and 0.6 * q.h <= p.h <= 1.6 * q.h and max(q.x - p.x - p.w, p.x - q.x - q.w) <= q.h
         and min(p.y + p.h, q.y + q.h) - max(p.y, q.y) >= 0.5 * p.h for q in beside)
 
@@ -1603,7 +1605,8 @@ def segment(
     if scorer is not None:
         parts = attach_bars(parts, scorer, cfg.min_height, cfg.max_height)
     def plausible(p: _Part, beside: Sequence[_Part]) -> bool:
-        return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(p, cfg.min_area, beside)
+        return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(
+            p, cfg.min_area, beside, in_box=_off_sides(p, rules, cfg.line_max_thickness))
 
     parts = [p for p in parts if plausible(p, parts)]
     if scorer is not None:  # two digits run into each other across a box side: cut there

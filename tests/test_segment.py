@@ -856,6 +856,24 @@ def test_short_bar_along_the_top_edge_of_the_page() -> None:
     assert segment(page) == []
 
 
+def test_one_pixel_one_inside_a_box_is_a_digit(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A 1 of a fine pen inside a box of a row of boxes, away from its sides: one pixel a row with
+    one step, as little ink as a slanted fibre; a box is where a digit is written, so it is kept."""
+    page = np.full((200, 400), 245, np.uint8)
+    top, bottom, bw = 60, 95, 35
+    for i in range(4):
+        cv2.rectangle(page, (100 + i * bw, top), (100 + (i + 1) * bw, bottom), 40, 2)
+    for i, m in zip((0, 1, 3), _pick(mnist_test, "683")):
+        d = digit_ink(m, 22)
+        left = 100 + i * bw + (bw - d.shape[1]) // 2
+        page[bottom - 6 - d.shape[0] : bottom - 6, left : left + d.shape[1]][d > 0] = 30
+    c = 100 + 2 * bw + 17
+    page[bottom - 28 : bottom - 17, c + 1] = 30
+    page[bottom - 17 : bottom - 6, c] = 30
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4]] and (glyphs[2].x, glyphs[2].w, glyphs[2].h) == (c, 2, 22)
+
+
 def test_faint_pencil_beside_bold_print_is_found(mnist_test) -> None:  # type: ignore[no-untyped-def]
     """Bold print sets the page's strong ink cut far above a faint pencil's contrast: the pencil
     digits, on their own away from other ink, are still taken whole."""
