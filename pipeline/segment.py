@@ -1135,6 +1135,7 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
 
 
 BAR_MARGIN = 0.01  # a bar is attached when the union reads no less clearly than the digit alone, less this
+BOX_JOIN = 0.5  # three or more pieces in one box are joined when the union reads this clearly (join_in_boxes)
 JOIN_CONFIDENCE = 0.9  # a union of two pieces must read at least this clearly to replace them ...
 JOIN_UNSURE = 0.95  # ... and one of the pieces must read less clearly than this
 FRAGMENT = 0.7  # a piece at most this x as tall as its neighbour, apart from it, is a fragment of it ...
@@ -1245,6 +1246,33 @@ def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (),
             used.update((i, j))
             out.append(unions[n])
     return out + [p for k, p in enumerate(parts) if k not in used]
+
+
+def join_in_boxes(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule], t: int) -> list[_Part]:
+    """The three or more pieces inside one box of a row of printed boxes (:func:`_box_of`; specks
+    too small for a digit included), joined when the union reads as a digit at least ``BOX_JOIN``
+    and more clearly than the biggest piece alone: a box holds one digit, and a thin pen's digit
+    may come apart in several pieces (the bar, the middle and the belly of a 5), none of which
+    reads as one. Two pieces are judged by :func:`join_pieces`."""
+    boxes: dict[tuple[int, int], list[int]] = {}
+    for k, p in enumerate(parts):
+        key = _box_of(p, rules, t)
+        if key is not None:
+            boxes.setdefault(key, []).append(k)
+    groups = [ks for ks in boxes.values() if len(ks) >= 3]
+    if not groups:
+        return parts
+    unions = []
+    for ks in groups:
+        u = parts[ks[0]]
+        for k in ks[1:]:
+            u = _union(u, parts[k])
+        unions.append(u)
+    biggest = [max(ks, key=lambda k: int((parts[k].mask > 0).sum())) for ks in groups]
+    conf, _, _ = _score(scorer, np.stack([u.crop for u in unions] + [parts[k].crop for k in biggest]))
+    n = len(groups)
+    joined = {k for g, ks in enumerate(groups) if conf[g] >= BOX_JOIN and conf[g] > conf[n + g] for k in ks}
+    return [u for g, u in enumerate(unions) if groups[g][0] in joined] + [p for k, p in enumerate(parts) if k not in joined]
 
 
 def _anchor(p: _Part, rules: list[_Rule]) -> int | None:
@@ -1603,7 +1631,8 @@ def segment(
     cleaned, rules = remove_rules(binary, cfg, ink)
     parts = merge_parts(_drop_line_residue(_parts(cleaned, min_area=6), binary, cleaned), cfg)
     if scorer is not None:
-        parts = attach_bars(parts, scorer, cfg.min_height, cfg.max_height)
+        parts = join_in_boxes(attach_bars(parts, scorer, cfg.min_height, cfg.max_height), scorer, rules,
+                              cfg.line_max_thickness)
     def plausible(p: _Part, beside: Sequence[_Part]) -> bool:
         return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(
             p, cfg.min_area, beside, in_box=_off_sides(p, rules, cfg.line_max_thickness))

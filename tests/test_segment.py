@@ -874,6 +874,27 @@ def test_one_pixel_one_inside_a_box_is_a_digit(mnist_test) -> None:  # type: ign
     assert _fields(glyphs) == [[1, 2, 3, 4]] and (glyphs[2].x, glyphs[2].w, glyphs[2].h) == (c, 2, 22)
 
 
+def test_digit_in_several_pieces_inside_one_box_is_joined(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A thin pen's 5 broken across in three places, four pieces in its box, none of which reads as
+    a digit and some too small for one: a box holds one digit, and together they read as the 5."""
+    page = np.full((200, 500), 245, np.uint8)
+    top, bottom, bw = 50, 115, 60
+    for i in range(4):
+        cv2.rectangle(page, (100 + i * bw, top), (100 + (i + 1) * bw, bottom), 40, 2)
+    digits = [digit_ink(m, 48) for m in _pick(mnist_test, "3851")]
+    five = cv2.erode(digits[2], np.ones((3, 3), np.uint8))
+    for r in (9, 21, 34):
+        five[r : r + 2] = 0
+    assert cv2.connectedComponents(five)[0] - 1 == 4
+    digits[2] = five
+    for i, d in enumerate(digits):
+        left = 100 + i * bw + (bw - d.shape[1]) // 2
+        page[bottom - 8 - d.shape[0] : bottom - 8, left : left + d.shape[1]][d > 0] = 30
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [3, 8, 5, 1]
+
+
 def test_faint_pencil_beside_bold_print_is_found(mnist_test) -> None:  # type: ignore[no-untyped-def]
     """Bold print sets the page's strong ink cut far above a faint pencil's contrast: the pencil
     digits, on their own away from other ink, are still taken whole."""
