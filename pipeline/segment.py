@@ -1135,7 +1135,7 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
 
 
 BAR_MARGIN = 0.01  # a bar is attached when the union reads no less clearly than the digit alone, less this
-BOX_JOIN = 0.5  # three or more pieces in one box are joined when the union reads this clearly (join_in_boxes)
+BOX_JOIN = 0.5  # the pieces in one box are joined when the union reads this clearly (join_in_boxes)
 JOIN_CONFIDENCE = 0.9  # a union of two pieces must read at least this clearly to replace them ...
 JOIN_UNSURE = 0.95  # ... and one of the pieces must read less clearly than this
 FRAGMENT = 0.7  # a piece at most this x as tall as its neighbour, apart from it, is a fragment of it ...
@@ -1249,17 +1249,18 @@ def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (),
 
 
 def join_in_boxes(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule], t: int) -> list[_Part]:
-    """The three or more pieces inside one box of a row of printed boxes (:func:`_box_of`; specks
-    too small for a digit included), joined when the union reads as a digit at least ``BOX_JOIN``
-    and more clearly than the biggest piece alone: a box holds one digit, and a thin pen's digit
-    may come apart in several pieces (the bar, the middle and the belly of a 5), none of which
-    reads as one. Two pieces are judged by :func:`join_pieces`."""
+    """The pieces inside one box of a row of printed boxes (:func:`_box_of`; specks too small for
+    a digit included), joined when the union reads as a digit at least ``BOX_JOIN`` and more
+    clearly than the biggest piece alone: a box holds one digit, and a thin pen's digit may come
+    apart in several pieces (the bar, the middle and the belly of a 5, none of which reads as a
+    digit), or lose a bar too thin to be a digit on its own (the body of a 5 reads as a 3).
+    Judged before the specks are dropped; :func:`join_pieces` judges the pieces left later."""
     boxes: dict[tuple[int, int], list[int]] = {}
     for k, p in enumerate(parts):
         key = _box_of(p, rules, t)
         if key is not None:
             boxes.setdefault(key, []).append(k)
-    groups = [ks for ks in boxes.values() if len(ks) >= 3]
+    groups = [ks for ks in boxes.values() if len(ks) >= 2]
     if not groups:
         return parts
     unions = []

@@ -895,6 +895,24 @@ def test_digit_in_several_pieces_inside_one_box_is_joined(mnist_test, classifier
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [3, 8, 5, 1]
 
 
+def test_bar_of_a_five_come_off_inside_its_box_is_joined(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A small 5 in a row of boxes whose bar came off, 8 px over its body, too thin for a digit on
+    its own: the body alone reads as a 3, the two pieces in the box together as the 5."""
+    page = np.full((200, 400), 245, np.uint8)
+    top, bottom, bw = 80, 115, 34
+    for i in range(4):
+        cv2.rectangle(page, (100 + i * bw, top), (100 + (i + 1) * bw, bottom), 40, 2)
+    digits = [digit_ink(m, 26) for m in _pick(mnist_test, "2259", 75)]
+    digits[2][5:13] = 0
+    assert cv2.connectedComponents(digits[2])[0] - 1 == 2
+    for i, d in enumerate(digits):
+        left = 100 + i * bw + (bw - d.shape[1]) // 2
+        page[bottom - 4 - d.shape[0] : bottom - 4, left : left + d.shape[1]][d > 0] = 30
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [2, 2, 5, 9]
+
+
 def test_faint_pencil_beside_bold_print_is_found(mnist_test) -> None:  # type: ignore[no-untyped-def]
     """Bold print sets the page's strong ink cut far above a faint pencil's contrast: the pencil
     digits, on their own away from other ink, are still taken whole."""
