@@ -1136,6 +1136,7 @@ def attach_bars(parts: list[_Part], scorer: Scorer, min_height: int, max_height:
 
 BAR_MARGIN = 0.01  # a bar is attached when the union reads no less clearly than the digit alone, less this
 BOX_JOIN = 0.5  # the pieces in one box are joined when the union reads this clearly (join_in_boxes)
+BOX_WIDTH = 1.5  # a box on its own at most this x as wide as tall holds one digit (_cell_of); a wider one, a number
 JOIN_CONFIDENCE = 0.9  # a union of two pieces must read at least this clearly to replace them ...
 JOIN_UNSURE = 0.95  # ... and one of the pieces must read less clearly than this
 FRAGMENT = 0.7  # a piece at most this x as tall as its neighbour, apart from it, is a fragment of it ...
@@ -1165,7 +1166,7 @@ def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (),
     height across such a gap, both read less clearly than ``JOIN_UNSURE``, together no wider than
     ``HALVES_WIDTH`` x their height: the two arcs of a 0 broken at top and bottom, "( )"; and,
     with the page's ``rules`` (``t``: their greatest thickness), the two pieces inside one box of a
-    row of printed boxes (:func:`_box_of`), joined whenever the union reads ``JOIN_CONFIDENCE``:
+    row of printed boxes (:func:`_cell_of`), joined whenever the union reads ``JOIN_CONFIDENCE``:
     a box holds one digit.
     Pairs are taken best gain first, each part in one pair at most.
 
@@ -1212,7 +1213,7 @@ def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (),
                 fragments.append(-1)
     boxes: dict[tuple[int, int], list[int]] = {}
     for k, p in enumerate(parts):
-        key = _box_of(p, rules, t)
+        key = _cell_of(p, rules, t)
         if key is not None:
             boxes.setdefault(key, []).append(k)
     for ks in boxes.values():  # the two pieces in one box of a row of boxes: one digit
@@ -1249,15 +1250,15 @@ def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (),
 
 
 def join_in_boxes(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule], t: int) -> list[_Part]:
-    """The pieces inside one box of a row of printed boxes (:func:`_box_of`; specks too small for
-    a digit included), joined when the union reads as a digit at least ``BOX_JOIN`` and more
+    """The pieces inside one box of a row of printed boxes (:func:`_cell_of`: not a wide box on its
+    own; specks too small for a digit included), joined when the union reads as a digit at least ``BOX_JOIN`` and more
     clearly than the biggest piece alone: a box holds one digit, and a thin pen's digit may come
     apart in several pieces (the bar, the middle and the belly of a 5, none of which reads as a
     digit), or lose a bar too thin to be a digit on its own (the body of a 5 reads as a 3).
     Judged before the specks are dropped; :func:`join_pieces` judges the pieces left later."""
     boxes: dict[tuple[int, int], list[int]] = {}
     for k, p in enumerate(parts):
-        key = _box_of(p, rules, t)
+        key = _cell_of(p, rules, t)
         if key is not None:
             boxes.setdefault(key, []).append(k)
     groups = [ks for ks in boxes.values() if len(ks) >= 2]
@@ -1573,6 +1574,16 @@ def split_at_side(part: _Part, rules: Sequence[_Rule], t: int, scorer: Scorer) -
     return pieces
 
 
+def _cell_of(p: _Part, rules: Sequence[_Rule], t: int) -> tuple[int, int] | None:
+    """:func:`_box_of`, for a cell that holds one digit only: a box of a row of two or more, or a
+    box on its own at most ``BOX_WIDTH`` x as wide as tall (a wider one holds a whole number)."""
+    key = _box_of(p, rules, t)
+    if key is None:
+        return None
+    r = rules[key[0]]
+    return key if len(r.sides) >= 3 or r.sides[-1] - r.sides[0] <= BOX_WIDTH * (r.y - r.top) else None
+
+
 def _off_sides(p: _Part, rules: list[_Rule], t: int) -> bool:
     """Whether a part lies inside one box of a row of boxes (:func:`_box_of`) with its centre
     away from the box's sides (by ``t`` and a sixth of the box's width)."""
@@ -1641,7 +1652,7 @@ def segment(
     parts = [p for p in parts if plausible(p, parts)]
     if scorer is not None:  # two digits run into each other across a box side: cut there
         parts = [q for p in parts for q in split_at_side(p, rules, cfg.line_max_thickness, scorer)]
-    boxed = {id(p) for p in parts if _box_of(p, rules, cfg.line_max_thickness) is not None}  # one digit: not cut
+    boxed = {id(p) for p in parts if _cell_of(p, rules, cfg.line_max_thickness) is not None}  # one digit: not cut
     doubtful = _doubtful([p for p in parts if id(p) not in boxed], scorer, cfg) if scorer is not None else {}
     parts = [q for p in parts for q in ([p] if id(p) in boxed else split_wide(p, cfg, scorer, doubtful.get(id(p))))
              if plausible(q, parts)]

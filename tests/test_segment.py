@@ -1024,6 +1024,21 @@ def test_a_wide_digit_inside_one_box_is_not_cut(mnist_test, classifier, index) -
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [y[index]]
 
 
+@pytest.mark.parametrize("number", ["21", "10", "77"])
+def test_number_in_one_wide_box_stays_two_digits(mnist_test, classifier, number) -> None:  # type: ignore[no-untyped-def]
+    """A box on its own, twice as wide as tall, holds a whole number, not one digit: its two digits
+    are not joined into one glyph, however clearly the two read together as one digit."""
+    page = np.full((200, 400), 245, np.uint8)
+    cv2.rectangle(page, (100, 60), (220, 115), 40, 2)
+    x = 125
+    for m in _pick(mnist_test, number):
+        d = digit_ink(m, 34)
+        page[105 - d.shape[0] : 105, x : x + d.shape[1]][d > 0] = 30
+        x += d.shape[1] + 8
+    glyphs = segment(page, scorer=classifier.proba)
+    assert [str(v) for v in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit] == list(number)
+
+
 def test_two_pieces_in_one_box_are_joined(classifier) -> None:  # type: ignore[no-untyped-def]
     """A 4 whose bar stops short of its stem, in a row of boxes: two pieces, the stem a clear 1,
     so no rule for loose pieces joins them; but a box holds one digit, and together they read as
