@@ -1211,12 +1211,7 @@ def join_pieces(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule] = (),
             if beside or stacked:
                 pairs.append((i, j))
                 fragments.append(-1)
-    boxes: dict[tuple[int, int], list[int]] = {}
-    for k, p in enumerate(parts):
-        key = _cell_of(p, rules, t)
-        if key is not None:
-            boxes.setdefault(key, []).append(k)
-    for ks in boxes.values():  # the two pieces in one box of a row of boxes: one digit
+    for ks in _cells(parts, rules, t).values():  # the two pieces in one box of a row of boxes: one digit
         if len(ks) == 2:
             pair = (ks[1], ks[0]) if (ks[1], ks[0]) in pairs else (ks[0], ks[1])
             if pair in pairs:  # already a candidate: judged as one box's pieces
@@ -1256,12 +1251,7 @@ def join_in_boxes(parts: list[_Part], scorer: Scorer, rules: Sequence[_Rule], t:
     apart in several pieces (the bar, the middle and the belly of a 5, none of which reads as a
     digit), or lose a bar too thin to be a digit on its own (the body of a 5 reads as a 3).
     Judged before the specks are dropped; :func:`join_pieces` judges the pieces left later."""
-    boxes: dict[tuple[int, int], list[int]] = {}
-    for k, p in enumerate(parts):
-        key = _cell_of(p, rules, t)
-        if key is not None:
-            boxes.setdefault(key, []).append(k)
-    groups = [ks for ks in boxes.values() if len(ks) >= 2]
+    groups = [ks for ks in _cells(parts, rules, t).values() if len(ks) >= 2]
     if not groups:
         return parts
     unions = []
@@ -1523,12 +1513,17 @@ def _is_tick(p: _Part, rules: list[_Rule], t: int, solid: bool = True) -> bool:
     return any(r.x0 - t <= p.cx <= r.x1 + t and -t <= r.y - bottom <= t + 2 for r in rules)
 
 
+def _in_row(p: _Part, r: _Rule, t: int) -> bool:
+    """Whether a part lies within the height of the row of printed boxes ``r`` (a rule with sides)."""
+    return len(r.sides) >= 2 and r.top - t <= p.y and p.y + p.h <= r.y + t
+
+
 def _box_of(p: _Part, rules: Sequence[_Rule], t: int) -> tuple[int, int] | None:
     """The box of a row of printed boxes a part lies inside (between two of its sides, within the
     row's height), as (rule, left side) indices; None when it lies in none. A box holds one digit:
     such a part is not cut into several, and two parts in one box are tried joined."""
     for i, r in enumerate(rules):
-        if len(r.sides) < 2 or not (r.top - t <= p.y and p.y + p.h <= r.y + t):
+        if not _in_row(p, r, t):
             continue
         left = [k for k, s in enumerate(r.sides) if s <= p.x + t]
         right = [s for s in r.sides if s >= p.x + p.w - t]
@@ -1545,7 +1540,7 @@ def _sides_inside(p: _Part, rules: Sequence[_Rule], t: int) -> list[int]:
     """The columns of the box sides that a part lying in a row of boxes (within the row's height)
     reaches across, by ``SIDE_SHARE`` x the boxes' width or more on both sides."""
     for r in rules:
-        if len(r.sides) < 2 or not (r.top - t <= p.y and p.y + p.h <= r.y + t):
+        if not _in_row(p, r, t):
             continue
         reach = SIDE_SHARE * float(np.median(np.diff(r.sides)))
         return [s for s in r.sides if p.x + reach <= s <= p.x + p.w - reach]
@@ -1582,6 +1577,16 @@ def _cell_of(p: _Part, rules: Sequence[_Rule], t: int) -> tuple[int, int] | None
         return None
     r = rules[key[0]]
     return key if len(r.sides) >= 3 or r.sides[-1] - r.sides[0] <= BOX_WIDTH * (r.y - r.top) else None
+
+
+def _cells(parts: Sequence[_Part], rules: Sequence[_Rule], t: int) -> dict[tuple[int, int], list[int]]:
+    """The indices of the parts in each cell (:func:`_cell_of`) that holds any."""
+    cells: dict[tuple[int, int], list[int]] = {}
+    for k, p in enumerate(parts):
+        key = _cell_of(p, rules, t)
+        if key is not None:
+            cells.setdefault(key, []).append(k)
+    return cells
 
 
 def _off_sides(p: _Part, rules: list[_Rule], t: int) -> bool:
@@ -1645,9 +1650,9 @@ def segment(
     if scorer is not None:
         parts = join_in_boxes(attach_bars(parts, scorer, cfg.min_height, cfg.max_height), scorer, rules,
                               cfg.line_max_thickness)
-    def plausible(p: _Part, beside: Sequence[_Part]) -> bool:
-        return cfg.min_height <= p.h <= cfg.max_height and _enough_ink(
-            p, cfg.min_area, beside, in_box=_off_sides(p, rules, cfg.line_max_thickness))
+    def plausible(p: _Part, beside: Sequence[_Part]) -> bool:  # (the box looked up only for a part short of ink)
+        return cfg.min_height <= p.h <= cfg.max_height and (_enough_ink(p, cfg.min_area, beside) or (
+            _enough_ink(p, cfg.min_area, beside, in_box=True) and _off_sides(p, rules, cfg.line_max_thickness)))
 
     parts = [p for p in parts if plausible(p, parts)]
     if scorer is not None:  # two digits run into each other across a box side: cut there
