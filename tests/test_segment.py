@@ -30,6 +30,17 @@ def _fields(glyphs) -> list[list[int]]:  # type: ignore[no-untyped-def]
     return [by[k] for k in sorted(by)]
 
 
+def _in_boxes(page: np.ndarray, digits: list[np.ndarray | None], top: int, bottom: int, bw: int, lift: int) -> None:
+    """A row of printed boxes ``bw`` wide from x = 100, one per digit mask (None: an empty box), each
+    digit centred in its box with its foot ``lift`` px over the bottom line; the lines first."""
+    for i in range(len(digits)):
+        cv2.rectangle(page, (100 + i * bw, top), (100 + (i + 1) * bw, bottom), 40, 2)
+    for i, d in enumerate(digits):
+        if d is not None:
+            left = 100 + i * bw + (bw - d.shape[1]) // 2
+            page[bottom - lift - d.shape[0] : bottom - lift, left : left + d.shape[1]][d > 0] = 30
+
+
 def test_blank_and_tiny_pages_give_nothing() -> None:
     assert segment(np.full((800, 600), 235, np.uint8)) == []
     assert segment(np.zeros((800, 600), np.uint8)) == []
@@ -861,12 +872,8 @@ def test_one_pixel_one_inside_a_box_is_a_digit(mnist_test) -> None:  # type: ign
     one step, as little ink as a slanted fibre; a box is where a digit is written, so it is kept."""
     page = np.full((200, 400), 245, np.uint8)
     top, bottom, bw = 60, 95, 35
-    for i in range(4):
-        cv2.rectangle(page, (100 + i * bw, top), (100 + (i + 1) * bw, bottom), 40, 2)
-    for i, m in zip((0, 1, 3), _pick(mnist_test, "683")):
-        d = digit_ink(m, 22)
-        left = 100 + i * bw + (bw - d.shape[1]) // 2
-        page[bottom - 6 - d.shape[0] : bottom - 6, left : left + d.shape[1]][d > 0] = 30
+    six, eight, three = (digit_ink(m, 22) for m in _pick(mnist_test, "683"))
+    _in_boxes(page, [six, eight, None, three], top, bottom, bw, lift=6)
     c = 100 + 2 * bw + 17
     page[bottom - 28 : bottom - 17, c + 1] = 30
     page[bottom - 17 : bottom - 6, c] = 30
@@ -878,18 +885,13 @@ def test_digit_in_several_pieces_inside_one_box_is_joined(mnist_test, classifier
     """A thin pen's 5 broken across in three places, four pieces in its box, none of which reads as
     a digit and some too small for one: a box holds one digit, and together they read as the 5."""
     page = np.full((200, 500), 245, np.uint8)
-    top, bottom, bw = 50, 115, 60
-    for i in range(4):
-        cv2.rectangle(page, (100 + i * bw, top), (100 + (i + 1) * bw, bottom), 40, 2)
     digits = [digit_ink(m, 48) for m in _pick(mnist_test, "3851")]
     five = cv2.erode(digits[2], np.ones((3, 3), np.uint8))
     for r in (9, 21, 34):
         five[r : r + 2] = 0
     assert cv2.connectedComponents(five)[0] - 1 == 4
     digits[2] = five
-    for i, d in enumerate(digits):
-        left = 100 + i * bw + (bw - d.shape[1]) // 2
-        page[bottom - 8 - d.shape[0] : bottom - 8, left : left + d.shape[1]][d > 0] = 30
+    _in_boxes(page, digits, top=50, bottom=115, bw=60, lift=8)
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1, 2, 3, 4]]
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [3, 8, 5, 1]
@@ -899,15 +901,10 @@ def test_bar_of_a_five_come_off_inside_its_box_is_joined(mnist_test, classifier)
     """A small 5 in a row of boxes whose bar came off, 8 px over its body, too thin for a digit on
     its own: the body alone reads as a 3, the two pieces in the box together as the 5."""
     page = np.full((200, 400), 245, np.uint8)
-    top, bottom, bw = 80, 115, 34
-    for i in range(4):
-        cv2.rectangle(page, (100 + i * bw, top), (100 + (i + 1) * bw, bottom), 40, 2)
     digits = [digit_ink(m, 26) for m in _pick(mnist_test, "2259", 75)]
     digits[2][5:13] = 0
     assert cv2.connectedComponents(digits[2])[0] - 1 == 2
-    for i, d in enumerate(digits):
-        left = 100 + i * bw + (bw - d.shape[1]) // 2
-        page[bottom - 4 - d.shape[0] : bottom - 4, left : left + d.shape[1]][d > 0] = 30
+    _in_boxes(page, digits, top=80, bottom=115, bw=34, lift=4)
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1, 2, 3, 4]]
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [2, 2, 5, 9]
