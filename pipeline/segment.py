@@ -309,9 +309,16 @@ def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule], np
         # the rows/columns next to a full one that are mostly ink belong to the (thick, antialiased) line
         near_r = (m.sum(axis=1) >= 0.5 * w) & (np.convolve(full_r, [1, 1, 1], "same") > 0)
         near_c = (m.sum(axis=0) >= 0.5 * h) & (np.convolve(full_c, [1, 1, 1], "same") > 0)
-        # a printed box's sides are as thick as its top: a much thinner full column is a pen
-        # stroke touching the top and bottom (a 1 filling its box), not a side
-        near_c = _regular_runs(_runs_like(near_c, _run_length(near_r, 0)))
+        # a printed box's sides are as thick as its top (or as most of its sides, on a noisy scan
+        # that thins some): a much thinner full column is a pen stroke touching the top and
+        # bottom (a 1 filling its box), not a side
+        starts, ends = _runs(near_c)
+        thick = min(_run_length(near_r, 0), int(np.median(ends - starts)) if len(starts) > 2 else h)
+        sides = _runs_like(near_c, thick)
+        for a, b in zip(starts, ends):
+            if a <= 2 or b >= w - 2:  # the outer sides, however thin: no pen stroke stands at the frame's edge
+                sides[a:b] = True
+        near_c = _regular_runs(sides)
         hmask[y : y + h, x : x + w][near_r, :] = np.where(m[near_r, :], 255, 0)
         vmask[y : y + h, x : x + w][:, near_c] = np.where(m[:, near_c], 255, 0)
         hmask[y : y + h, x : x + w][_steps(m, near_r)] = 255  # (not the sides: 1s stand along them)
@@ -696,12 +703,13 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     cleaned = cv2.bitwise_and(binary, cv2.bitwise_not(cv2.bitwise_or(hmask, vmask)))
     # (across the lines' own thickness: a wider bridge joins two digits on either side of a box side)
     th, tv = min(t, _typical_run(hmask.T)), min(t, _typical_run(vmask))
-    # only from strokes crossing a rule: ink 3 rows tall by it, or half as dark as the lines (not a faint edge)
-    crossing = cv2.morphologyEx(cleaned, cv2.MORPH_OPEN, np.ones((3, 1), np.uint8))
-    if core:
-        crossing |= cleaned & cv2.compare(ink, CROSS_DARK * core, cv2.CMP_GE)
+    # only from strokes crossing a line: ink 3 px long across it, or half as dark as the lines (not
+    # a faint edge left along it)
+    dark = cleaned & cv2.compare(ink, CROSS_DARK * core, cv2.CMP_GE) if core else np.zeros_like(cleaned)
+    crossing = cv2.morphologyEx(cleaned, cv2.MORPH_OPEN, np.ones((3, 1), np.uint8)) | dark
     bridge_v = cv2.morphologyEx(crossing, cv2.MORPH_CLOSE, np.ones((th + 3, 1), np.uint8))
-    bridge_h = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((1, tv + 3), np.uint8))
+    crossing = cv2.morphologyEx(cleaned, cv2.MORPH_OPEN, np.ones((1, 3), np.uint8)) | dark
+    bridge_h = cv2.morphologyEx(crossing, cv2.MORPH_CLOSE, np.ones((1, tv + 3), np.uint8))
     cleaned |= bridge_v & hmask
     cleaned |= bridge_h & vmask
     cleaned |= inked & hmask & cv2.bitwise_not(cv2.dilate(vmask, np.ones((3, 2 * t + 1), np.uint8)))  # not bars
@@ -1482,15 +1490,21 @@ def _enough_ink(p: _Part, min_area: int, beside: Sequence[_Part] = (), in_box: b
 def _drop_line_residue(parts: list[_Part], binary: np.ndarray, cleaned: np.ndarray) -> list[_Part]:
     """Without the flat slivers (at most 2 px tall) lying along a removed printed line: the wavy
     edge of a rule after deskew or scanning, left by the line removal. Merged into a digit above
-    them they would stretch it down to the line and glue it to its neighbours."""
+    them they would stretch it down to the line and glue it to its neighbours. Likewise the
+    slivers 1 px wide along a removed box side, the whole way (they would read as 1s)."""
     flat = [p for p in parts if p.h <= 2 and p.w >= 2 * p.h]
-    if not flat:
+    upright = [p for p in parts if p.w == 1 and p.h >= 3]
+    if not flat and not upright:
         return parts
     removed = cv2.bitwise_and(binary, cv2.bitwise_not(cleaned))
     drop = set()
     for p in flat:
         y0, x0 = max(0, p.y - 2), max(0, p.x - 2)
         if removed[y0 : p.y + p.h + 2, x0 : p.x + p.w + 2].any():
+            drop.add(id(p))
+    for p in upright:
+        beside = removed[p.y : p.y + p.h, max(0, p.x - 1) : p.x + 2].any(axis=1)
+        if beside.mean() >= 0.9:
             drop.add(id(p))
     return [p for p in parts if id(p) not in drop]
 

@@ -1220,3 +1220,44 @@ def test_two_digits_written_into_each_other_that_read_as_one_are_cut(mnist_test,
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1, 2], [1, 2]]
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [7, 3, 0, 8]
+
+
+def test_box_sides_thinner_than_the_top_line_are_still_sides(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A noisy scan thins some sides of a row of heavy boxes (5 px against the 7 px top and bottom
+    lines, with soft edges) and leaves the first side a hairline at the frame's edge: all are
+    sides, removed with their edges, not bridged back into bars read as 1s."""
+    page = np.full((300, 800), 235, np.uint8)
+    x0, top, cell, height = 100, 100, 80, 68
+    page[top : top + 7, x0 : x0 + 5 * cell + 5] = 40
+    page[top + height - 7 : top + height, x0 : x0 + 5 * cell + 5] = 40
+    page[top : top + height, x0 : x0 + 1] = 40  # the first side: 1 px
+    for k in range(1, 6):
+        page[top : top + height, x0 + k * cell : x0 + k * cell + (5 if k in (3, 5) else 7)] = 40
+    for k in (3, 5):  # the thin sides' soft edges, along 45% of their height
+        page[top + 10 : top + 10 + int(0.45 * height), [x0 + k * cell - 1, x0 + k * cell + 5]] = 150
+    for k, m in enumerate(_pick(mnist_test, "20583")):
+        draw_digits(page, [digit_ink(m, 40)], x0 + k * cell + 25, top + height - 12, gap=0)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5]], [(g.x, g.w, g.h) for g in glyphs]
+    assert all(g.h >= 35 for g in glyphs)
+
+
+def test_soft_edges_of_a_box_side_are_neither_bridged_into_a_bar_nor_left_as_ones(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """The sides of a grey row of boxes have soft edges: a lighter column each side of a 3 px core,
+    along 45% of its height. The core is removed; the edges are no stroke crossing it (1 px wide),
+    so they are not bridged back into a bar, and the edge left the whole way along a side is dropped."""
+    page = np.full((300, 800), 235, np.uint8)
+    x0, top, cell, height = 100, 100, 80, 68
+    page[top : top + 4, x0 : x0 + 5 * cell + 3] = 60
+    page[top + height - 4 : top + height, x0 : x0 + 5 * cell + 3] = 60
+    soft = np.arange(top + 15, top + 15 + int(0.45 * height))  # the edges' rows
+    for k in range(6):
+        x = x0 + k * cell
+        page[top : top + height, x : x + 3] = 60
+        page[soft, x - 1] = 150
+        page[soft, x + 3] = 150
+    page[top + 20 : top + 20 + int(0.45 * height), x0 + 5 * cell + 3] = 150  # the last side's: one run
+    for k, m in enumerate(_pick(mnist_test, "20583")):
+        draw_digits(page, [digit_ink(m, 40)], x0 + k * cell + 25, top + height - 12, gap=0)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5]], [(g.x, g.w, g.h) for g in glyphs]
