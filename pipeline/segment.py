@@ -560,7 +560,8 @@ def _comb_ticks(binary: np.ndarray, rules: list[_Rule]) -> np.ndarray:
         bars = [(a, b) for a, b in zip(*_runs(run >= max(4, 2 * thick))) if b - a <= thick + 2]
         if len(bars) < 3 or bars[0][0] > thick + 2 or bars[-1][1] < w - thick - 2:
             continue
-        heights = [float(np.median(run[a:b])) for a, b in bars]
+        # a hairline tick leans across columns after the deskew: its height is its tallest column's
+        heights = [float(run[a:b].max() if thick <= 2 else np.median(run[a:b])) for a, b in bars]
         height = float(np.median(heights))
         tall = [bar for bar, h in zip(bars, heights) if h >= 0.8 * height]  # taller: a stroke crossing it
         if len(tall) < 3:

@@ -1261,3 +1261,21 @@ def test_soft_edges_of_a_box_side_are_neither_bridged_into_a_bar_nor_left_as_one
         draw_digits(page, [digit_ink(m, 40)], x0 + k * cell + 25, top + height - 12, gap=0)
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1, 2, 3, 4, 5]], [(g.x, g.w, g.h) for g in glyphs]
+
+
+@pytest.mark.parametrize("angle", [-2.5, 2.5])
+def test_hairline_comb_ticks_on_a_skewed_page_are_removed(mnist_test, angle: float) -> None:  # type: ignore[no-untyped-def]
+    """A comb drawn in hairlines on a skewed page: levelled again, each tick leans across two or
+    three columns, none of them as tall as the tick. The ticks are found at their full height and
+    removed, none is left as a 1."""
+    page = np.full((400, 900), 250, np.uint8)
+    x0, base, cell = 100, 250, 70
+    cv2.line(page, (x0, base), (x0 + 6 * cell, base), 80, 1)
+    for k in range(7):
+        cv2.line(page, (x0 + k * cell, base - 24), (x0 + k * cell, base), 80, 1)
+    for k, m in enumerate(_pick(mnist_test, "241820")):
+        ink = digit_ink(m, 48)
+        draw_digits(page, [ink], x0 + k * cell + (cell - ink.shape[1]) // 2, base - 3, gap=0)
+    page = cv2.warpAffine(page, cv2.getRotationMatrix2D((450, 200), angle, 1.0), (900, 400), borderValue=250)
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4, 5, 6]], [(g.x, g.w, g.h) for g in glyphs]
