@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import SegmentConfig
 from pipeline.normalize import normalize_mask
-from pipeline.segment import _ink, _Part, binarize, estimate_skew, peel_ones, remove_rules, segment, split_wide
+from pipeline.segment import _ink, _leaders, _Part, binarize, estimate_skew, peel_ones, remove_rules, segment, split_wide
 from tests.conftest import digit_ink, draw_digits
 
 
@@ -1279,3 +1279,19 @@ def test_hairline_comb_ticks_on_a_skewed_page_are_removed(mnist_test, angle: flo
     page = cv2.warpAffine(page, cv2.getRotationMatrix2D((450, 200), angle, 1.0), (900, 400), borderValue=250)
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3, 4, 5, 6]], [(g.x, g.w, g.h) for g in glyphs]
+
+
+
+def test_bigger_dots_a_leader_steps_over_are_its_dots_too() -> None:
+    """A leader as a grey scan gave it: dots 3-5 px wide every 8-10 px, and three bigger ones
+    (7 x 5) too close to their neighbours for the chain to link them. They lie on its row between
+    its ends, so they are its dots too: left in, they glued under the digits above them, made those
+    tall, and the smaller digits beside them were dropped as specks."""
+    m = np.zeros((40, 220), np.uint8)
+    small = ((10, 3), (18, 5), (28, 4), (36, 5), (46, 3), (54, 5), (90, 5), (100, 3), (110, 3), (118, 4))
+    for x, w in small:
+        m[20:23, x : x + w] = 255
+    for x in (62, 72, 80):
+        m[19:24, x : x + 7] = 255
+    dots, rules = _leaders(m, 9)
+    assert len(rules) == 1 and (dots[:, 62:87] == m[:, 62:87]).all()  # the bigger ones among them
