@@ -652,7 +652,8 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     ruled = hmask.copy()  # the long rules and box lines found so far
     half = cfg.line_min_length // 2
     for shortest in (half, half // 2):
-        short = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, shortest | 1), np.uint8))
+        # (an odd kernel no longer than ``shortest``: a run exactly half a rule long is one)
+        short = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, (shortest - 1) | 1), np.uint8))
         short = cv2.bitwise_and(short, cv2.bitwise_not(hmask))
         if not short.any():
             continue

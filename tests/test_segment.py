@@ -1295,3 +1295,14 @@ def test_bigger_dots_a_leader_steps_over_are_its_dots_too() -> None:
         m[19:24, x : x + 7] = 255
     dots, rules = _leaders(m, 9)
     assert len(rules) == 1 and (dots[:, 62:87] == m[:, 62:87]).all()  # the bigger ones among them
+
+
+@pytest.mark.parametrize("digit", ["8", "1"])
+def test_underline_half_a_rule_long_under_one_digit_is_removed(mnist_test, digit: str) -> None:  # type: ignore[no-untyped-def]
+    """A one-digit field underlined by a run exactly half a rule long (60 px at 200 dpi), the
+    digit's foot dipping through it: the underline is removed, not read with the digit."""
+    page = np.full((300, 400), 245, np.uint8)
+    (x, y, w, h), = draw_digits(page, [digit_ink(m, 38) for m in _pick(mnist_test, digit)], 170, 200, gap=0)
+    page[195:197, x + w // 2 - 30 : x + w // 2 + 30] = 60  # 2 px thick, 60 px long, 4 px over the digit's foot
+    glyphs = segment(page)
+    assert len(glyphs) == 1 and glyphs[0].w <= w + 2 and glyphs[0].h <= h + 2, [(g.x, g.w, g.h) for g in glyphs]
