@@ -83,15 +83,20 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
         ones and a doubtful one at an end) a word space or more away from the words (a label
         before, a unit after);
         a lone stroke read as 1 is as likely a printed I or l as a value, and a lone ring read as 0 a
-        printed o or O (the letters the model cannot tell from those digits), so neither is taken for one."""
+        printed o or O (the letters the model cannot tell from those digits), so neither is taken for
+        one unless it stands well apart from the words (``LONE_GAP``: "Age    0", "Qty    1")."""
         idx, (_, x0, x1, h) = by_field[f], boxes[f]
         # gaps to the words, in word spaces of the smaller writing (small print after a tall value)
         left = [(x0 - boxes[g][2]) / min(h, boxes[g][3]) for g in phrase if boxes[g][2] <= x0]
         right = [(boxes[g][1] - x1) / min(h, boxes[g][3]) for g in phrase if boxes[g][1] >= x1]
         core = trim_rejected(idx, rejected)  # one doubtful end (two touching digits read as one)
         clear_core = len(core) >= 3 and len(idx) - len(core) == 1 and _clear(core, p, rejected, cfg)
+        # (a lone one's gaps in word spaces of the taller writing: a small printed o is no value)
+        apart = [abs(boxes[g][1] - x1 if boxes[g][1] >= x1 else x0 - boxes[g][2]) / max(h, boxes[g][3])
+                 for g in phrase if g != f]
+        lone_letter = len(idx) == 1 and p.digit[idx[0]] in (0, 1) and min(apart, default=0.0) < LONE_GAP
         return (bool(left + right) and min(left + right) >= cfg.value_gap
-                and (clear(f) or mostly_clear(f) or clear_core) and not (len(idx) == 1 and p.digit[idx[0]] in (0, 1)))
+                and (clear(f) or mostly_clear(f) or clear_core) and not lone_letter)
 
     printed: set[int] = set()
     for phrase in phrases:
@@ -114,6 +119,7 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
     return idx[keep[0] : keep[-1] + 1] if keep else []
 
 
+LONE_GAP = 1.0  # a lone 0 or 1 in a printed phrase is its value only this many word spaces (x height) from its words
 END_HEIGHT = 0.8  # a rejected end glyph this x as tall as the number's digits ...
 END_GAP = 1.2  # ... and at most this x their widest gap from them is one more digit, read poorly
 

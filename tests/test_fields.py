@@ -88,10 +88,12 @@ def test_ten_output_model_has_no_rejections() -> None:
 
 
 def test_lone_one_after_a_label_is_text_but_another_digit_is_a_value() -> None:
-    """A single stroke read as 1 beside printed words is as likely an I or l: not taken for a value."""
-    label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]
-    assert _texts(_result(label + [(2, 190, 1, 0.99, 0.0)])) == []
-    assert _texts(_result(label + [(2, 190, 7, 0.99, 0.0)])) == ["7"]
+    """A single stroke read as 1 a word space from printed words is as likely an I or l: not taken
+    for a value; another digit there is one, and so is a 1 standing well apart ("Qty    1")."""
+    label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]  # ends at x = 168; 20 px tall
+    assert _texts(_result(label + [(2, 180, 1, 0.99, 0.0)])) == []  # 0.6 x its height away
+    assert _texts(_result(label + [(2, 180, 7, 0.99, 0.0)])) == ["7"]
+    assert _texts(_result(label + [(2, 190, 1, 0.99, 0.0)])) == ["1"]  # 1.1 x its height away
 
 
 def test_label_judged_without_the_value_written_after_it() -> None:
@@ -130,11 +132,23 @@ def test_half_hearted_reading_left_after_trimming_is_dropped() -> None:
 
 
 def test_lone_zero_after_a_label_is_text() -> None:
-    """A single ring read as 0 beside printed words is as likely an o or O (the letters the model
-    cannot tell from that digit): not taken for a value; two digits are."""
+    """A single ring read as 0 a word space from printed words is as likely an o or O (the letters
+    the model cannot tell from that digit): not taken for a value; two digits are, and so is a 0
+    standing well apart ("Age    0")."""
     label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]
-    assert _texts(_result(label + [(2, 190, 0, 0.97, 0.0)])) == []
-    assert _texts(_result(label + [(2, 190, 0, 0.97, 0.0), (2, 204, 0, 0.97, 0.0)])) == ["00"]
+    assert _texts(_result(label + [(2, 180, 0, 0.97, 0.0)])) == []
+    assert _texts(_result(label + [(2, 180, 0, 0.97, 0.0), (2, 194, 0, 0.97, 0.0)])) == ["00"]
+    assert _texts(_result(label + [(2, 190, 0, 0.97, 0.0)])) == ["0"]
+
+
+def test_small_printed_o_a_word_space_from_its_words_is_text() -> None:
+    """A lowercase o between printed words reads as a clear 0; its gap to the words is a word space
+    of the taller writing, though more than its own height: it is no value."""
+    label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]
+    r = _result(label + [(2, 180, 0, 0.97, 0.0)])
+    small = replace(r.glyphs[-1], y=110, h=10)
+    r = replace(r, glyphs=r.glyphs[:-1] + [small])
+    assert _texts(r) == []
 
 
 def test_value_grouped_with_its_unit_is_kept() -> None:
