@@ -94,9 +94,12 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
         # (a lone one's gaps in word spaces of the taller writing: a small printed o is no value)
         apart = [abs(boxes[g][1] - x1 if boxes[g][1] >= x1 else x0 - boxes[g][2]) / max(h, boxes[g][3])
                  for g in phrase if g != f]
-        lone_letter = len(idx) == 1 and p.digit[idx[0]] in (0, 1) and min(apart, default=0.0) < LONE_GAP
+        far = min(apart, default=0.0) >= LONE_GAP
+        lone_letter = len(idx) == 1 and p.digit[idx[0]] in (0, 1) and not far
+        # digits standing well apart from the words need not read as clearly (a thin-pen number)
+        apart_digits = far and len(idx) >= 2 and not rejected[idx].any() and float(np.median(p.confidence[idx])) >= APART_CONFIDENCE
         return (bool(left + right) and min(left + right) >= cfg.value_gap
-                and (clear(f) or mostly_clear(f) or clear_core) and not lone_letter)
+                and (clear(f) or mostly_clear(f) or clear_core or apart_digits) and not lone_letter)
 
     printed: set[int] = set()
     for phrase in phrases:
@@ -120,6 +123,7 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
 
 
 LONE_GAP = 1.0  # a lone 0 or 1 in a printed phrase is its value only this many word spaces (x height) from its words
+APART_CONFIDENCE = 0.5  # ... and digits that far apart are its value when none is rejected and their median reads this
 END_HEIGHT = 0.8  # a rejected end glyph this x as tall as the number's digits ...
 END_GAP = 1.2  # ... and at most this x their widest gap from them is one more digit, read poorly
 

@@ -151,6 +151,18 @@ def test_small_printed_o_a_word_space_from_its_words_is_text() -> None:
     assert _texts(r) == []
 
 
+def test_doubtful_number_well_apart_from_label_and_unit_is_kept() -> None:
+    """ "Weight 9666 kg" in a thin pen: two of its 6s read only half-heartedly, so the number is
+    not clear; standing well apart from both words, none of it rejected, it is their value. The
+    same number a word space from them is taken for part of the printed phrase."""
+    label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]  # ends at x = 168
+    confs = (1.0, 0.99, 0.61, 0.69)
+    for start, want in ((192, ["9666"]), (180, [])):
+        number = [(2, start + 14 * k, d, c, 0.3 if c < 0.9 else 0.0) for k, (d, c) in enumerate(zip((9, 6, 6, 6), confs))]
+        unit = [(3, start + 14 * 4 + 12 + (start - 168), 4, 0.01, 0.98), (3, start + 14 * 5 + 12 + (start - 168), 9, 0.02, 0.97)]
+        assert _texts(_result(label + number + unit)) == want, start
+
+
 def test_value_grouped_with_its_unit_is_kept() -> None:
     """ "57 pt" grouped as one field: the rejected letters a word space after the digits are the
     unit, judged as words of their own, and the clear digits before them are the value. Letters
