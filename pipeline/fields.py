@@ -122,6 +122,7 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
     return idx[keep[0] : keep[-1] + 1] if keep else []
 
 
+SURE_VALUE = 0.9  # a value whose digits all read this clearly is cut at a word space of the smaller writing (split_words)
 LONE_GAP = 1.0  # a lone 0 or 1 in a printed phrase is its value only this many word spaces (x height) from its words
 APART_CONFIDENCE = 0.5  # ... and digits that far apart are its value when none is rejected and their median reads this
 END_HEIGHT = 0.8  # a rejected end glyph this x as tall as the number's digits ...
@@ -185,8 +186,15 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, rejected: n
         conf = p.confidence[trim_rejected(part, rejected)]
         return bool(len(conf) and conf.min() >= 0.5 and np.median(conf) >= cfg.value_confidence)
 
-    # of the spaces between words and a value, the one that parts letters from digits best
-    start = max([k for k in cuts if words(idx[:k]) and value(idx[k:])],
+    # of the spaces between words and a value, the one that parts letters from digits best; right
+    # after a letter rejected, a word space of the smaller writing will do when all the digits
+    # read surely ("Age 81", the 8 and 1 tall beside small print)
+    def smaller(k: int) -> float:
+        return min(float(np.median([glyphs[i].h for i in part])) for part in (idx[:k], idx[k:]))
+
+    sure = [k for k in range(1, len(idx)) if gaps[k] >= cfg.value_gap * smaller(k) and rejected[idx[k - 1]]
+            and not rejected[idx[k:]].any() and p.confidence[idx[k:]].min() >= SURE_VALUE]
+    start = max([k for k in sorted(set(cuts) | set(sure)) if words(idx[:k]) and value(idx[k:])],
                 key=lambda k: share(idx[:k]) - share(idx[k:]), default=0)
 
     def apart(k: int) -> bool:  # words after the value that start with what reads as a digit are set

@@ -163,6 +163,17 @@ def test_doubtful_number_well_apart_from_label_and_unit_is_kept() -> None:
         assert _texts(_result(label + number + unit)) == want, start
 
 
+def test_sure_value_a_word_space_of_the_small_print_after_its_label_is_kept() -> None:
+    """ "Age 81" grouped as one field: "Ag" 32 px tall and "e" 19, the digits 34 and 37, and 16 px
+    between e and 8 (under half the field's median height, more than half the label's): the
+    letters rejected and both digits sure, the value is cut from its label. Read half-heartedly,
+    the digits stay with the printed word."""
+    for conf, want in ((0.99, ["81"]), (0.7, [])):
+        r = _result([(1, 100, 4, 0.0, 1.0), (1, 122, 9, 0.01, 0.98), (1, 150, 8, conf, 0.0), (1, 170, 1, 0.98, 0.01)])
+        sized = [replace(g, y=120 - h, w=w, h=h) for g, w, h in zip(r.glyphs, (21, 12, 16, 7), (32, 19, 34, 37))]
+        assert _texts(replace(r, glyphs=sized)) == want, conf
+
+
 def test_value_grouped_with_its_unit_is_kept() -> None:
     """ "57 pt" grouped as one field: the rejected letters a word space after the digits are the
     unit, judged as words of their own, and the clear digits before them are the value. Letters
