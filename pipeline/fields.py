@@ -201,8 +201,11 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, rejected: n
         # farther apart than its digits are from each other (not the 58 of 613158 mm in spaced boxes)
         return bool(rejected[idx[k]]) or gaps[k] > max(gaps[start + 1 : k], default=0)
 
-    end = max([k for k in cuts if k > start and words(idx[k:]) and value(idx[start:k]) and apart(k)],
-              key=lambda k: share(idx[k:]) - share(idx[start:k]), default=len(idx))
+    # (and likewise before a rejected letter after a sure value: "13 yr", the unit close after)
+    sure_end = [k for k in range(start + 1, len(idx)) if gaps[k] >= cfg.value_gap * smaller(k) and rejected[idx[k]]
+                and not rejected[idx[start:k]].any() and p.confidence[idx[start:k]].min() >= SURE_VALUE]
+    end = max([k for k in sorted(set(cuts) | set(sure_end)) if k > start and words(idx[k:]) and value(idx[start:k])
+               and apart(k)], key=lambda k: share(idx[k:]) - share(idx[start:k]), default=len(idx))
     return idx[:start], idx[start:end], idx[end:]
 
 

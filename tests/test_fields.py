@@ -174,6 +174,15 @@ def test_sure_value_a_word_space_of_the_small_print_after_its_label_is_kept() ->
         assert _texts(replace(r, glyphs=sized)) == want, conf
 
 
+def test_sure_value_in_spaced_boxes_keeps_its_last_digit_from_the_unit_close_after() -> None:
+    """ "13 yr" written into a comb: the 1 and the 3 (43 and 46 px tall) 39 px apart, the small
+    unit 19 px after the 3 (a word space of the small print, not of the digits): the value is 13,
+    not a 1 followed by the word "3y"."""
+    r = _result([(1, 100, 1, 0.99, 0.01), (1, 144, 3, 1.0, 0.0), (1, 191, 4, 0.03, 0.97)])
+    sized = [replace(g, y=150 - h, w=w, h=h) for g, w, h in zip(r.glyphs, (5, 28, 18), (43, 46, 25))]
+    assert _texts(replace(r, glyphs=sized)) == ["13"]
+
+
 def test_value_grouped_with_its_unit_is_kept() -> None:
     """ "57 pt" grouped as one field: the rejected letters a word space after the digits are the
     unit, judged as words of their own, and the clear digits before them are the value. Letters
