@@ -41,6 +41,18 @@ def _in_boxes(page: np.ndarray, digits: list[np.ndarray | None], top: int, botto
             page[bottom - lift - d.shape[0] : bottom - lift, left : left + d.shape[1]][d > 0] = 30
 
 
+def _comb(page: np.ndarray, digits: list[np.ndarray], x0: int, base: int, cell: int, tick: int, value: int,
+          width: int) -> None:
+    """A printed comb, one cell ``cell`` px wide per digit mask: a base line at row ``base`` and
+    upright ticks ``tick`` px tall at every cell side (``width`` px lines of grey ``value``), each
+    digit centred in its cell with its foot 3 px over the base."""
+    cv2.line(page, (x0, base), (x0 + len(digits) * cell, base), value, width)
+    for k in range(len(digits) + 1):
+        cv2.line(page, (x0 + k * cell, base - tick), (x0 + k * cell, base), value, width)
+    for k, ink in enumerate(digits):
+        draw_digits(page, [ink], x0 + k * cell + (cell - ink.shape[1]) // 2, base - 3, gap=0)
+
+
 def test_blank_and_tiny_pages_give_nothing() -> None:
     assert segment(np.full((800, 600), 235, np.uint8)) == []
     assert segment(np.zeros((800, 600), np.uint8)) == []
@@ -414,12 +426,7 @@ def test_comb_tick_crossed_by_a_stroke_is_still_a_tick(mnist_test) -> None:  # t
     bar holding most of its ink, and it is shorter than the digits: dropped, not read as a 1."""
     page = np.full((300, 900), 250, np.uint8)
     x0, base, cell = 100, 200, 80
-    cv2.line(page, (x0, base), (x0 + 5 * cell, base), 40, 2)
-    for k in range(6):
-        cv2.line(page, (x0 + k * cell, base - 30), (x0 + k * cell, base), 40, 2)
-    for k, m in enumerate(_pick(mnist_test, "54727")):
-        ink = digit_ink(m, 60)
-        draw_digits(page, [ink], x0 + k * cell + (cell - ink.shape[1]) // 2, base - 3, gap=0)
+    _comb(page, [digit_ink(m, 60) for m in _pick(mnist_test, "54727")], x0, base, cell, 30, 40, 2)
     cv2.line(page, (x0 + 2 * cell + 1, base - 14), (x0 + 2 * cell + 9, base - 12), 40, 2)  # a flick on a tick
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3, 4, 5]]
@@ -1269,13 +1276,7 @@ def test_hairline_comb_ticks_on_a_skewed_page_are_removed(mnist_test, angle: flo
     three columns, none of them as tall as the tick. The ticks are found at their full height and
     removed, none is left as a 1."""
     page = np.full((400, 900), 250, np.uint8)
-    x0, base, cell = 100, 250, 70
-    cv2.line(page, (x0, base), (x0 + 6 * cell, base), 80, 1)
-    for k in range(7):
-        cv2.line(page, (x0 + k * cell, base - 24), (x0 + k * cell, base), 80, 1)
-    for k, m in enumerate(_pick(mnist_test, "241820")):
-        ink = digit_ink(m, 48)
-        draw_digits(page, [ink], x0 + k * cell + (cell - ink.shape[1]) // 2, base - 3, gap=0)
+    _comb(page, [digit_ink(m, 48) for m in _pick(mnist_test, "241820")], 100, 250, 70, 24, 80, 1)
     page = cv2.warpAffine(page, cv2.getRotationMatrix2D((450, 200), angle, 1.0), (900, 400), borderValue=250)
     glyphs = segment(page)
     assert _fields(glyphs) == [[1, 2, 3, 4, 5, 6]], [(g.x, g.w, g.h) for g in glyphs]
