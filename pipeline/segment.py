@@ -978,7 +978,9 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     competes and reads at all as a digit (0.3 or more: digits side by side fill the part's
     height, the top and the foot of a 7 with a bent stem do not, however clearly each reads); the one
     whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
-    competing when it is not too wide, scored by how sure the classifier is of it as a digit.
+    competing when it is not too wide, scored by how sure the classifier is of it as a digit (a
+    wider one, up to ``LONG_FOOT`` x as wide as tall, stays whole when it reads as a digit and its
+    best cut poorly: a 2 whose foot runs on).
     Against a cut whose pieces read as 1s (all, or all but one), it also counts how sure the
     classifier is of it as "not a digit": a printed m or n stays whole rather than falling into
     strokes, while touching digits (30, 891), which together read as no digit, are still cut.
@@ -1032,13 +1034,22 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     # where no other cut will do: the extra cuts, when their pieces read clearly
     valid = plain or [k for k in range(n_plain, len(options)) if scores[k] >= max(PAIR_CUT_WHOLE, need)
                       and beats_whole(k) and not (no_ones and has_one[k])]
-    return options[max(valid, key=lambda k: scores[k])] if valid else [part]
+    if not valid:
+        return [part]
+    best = max(valid, key=lambda k: scores[k])
+    if not whole and scores[best] < POOR_CUT and part.w <= LONG_FOOT * part.h:  # (a 2 with a long foot)
+        if float(_score(scorer, part.crop[None])[0][0]) >= LONG_FOOT_WHOLE:
+            return [part]
+    return options[best]
 
 
 SEAM_WIDTH = 2.1  # parts up to this x as wide as tall (and twice the least digit height) are also cut along seams
 LOOP_CUT = 0.5  # a cut that opens a loop of the part scores this x its confidence
 SHORT_PIECE = 0.6  # a cut into a piece shorter than this x the part never beats it whole when it reads as a digit
 MIN_CUT = 0.1  # a cut whose pieces read less clearly than this (geometric mean) never beats the unsplit part
+POOR_CUT = 0.3  # a part too wide to compete with its cuts (up to LONG_FOOT x as wide as tall), whose best
+LONG_FOOT = 3.0  # cut reads less clearly than POOR_CUT, stays whole when it reads as a digit at LONG_FOOT_WHOLE
+LONG_FOOT_WHOLE = 0.8  # or more: a 2 whose foot runs on, cut into a 2 and a piece of foot that is no digit
 
 
 def _loops(mask: np.ndarray, height: int) -> int:

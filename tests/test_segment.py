@@ -1307,3 +1307,21 @@ def test_underline_half_a_rule_long_under_one_digit_is_removed(mnist_test, digit
     page[195:197, x + w // 2 - 30 : x + w // 2 + 30] = 60  # 2 px thick, 60 px long, 4 px over the digit's foot
     glyphs = segment(page)
     assert len(glyphs) == 1 and glyphs[0].w <= w + 2 and glyphs[0].h <= h + 2, [(g.x, g.w, g.h) for g in glyphs]
+
+
+def test_two_with_a_long_foot_stays_one_glyph(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A 2 whose foot runs on far to the right and turns up at its end, 2.4 x as wide as tall: too
+    wide to be weighed whole against its cuts, but every cut leaves a piece of foot that is no
+    digit. It reads as a 2 whole, so it stays one glyph."""
+    page = np.full((200, 400), 245, np.uint8)
+    two = digit_ink(_pick(mnist_test, "2", start=2)[0], 40)
+    h, w = two.shape
+    long = np.zeros((h, int(2.4 * h)), np.uint8)
+    long[:, :w] = two
+    foot = int(np.flatnonzero(two[-4:].any(axis=0))[-1])  # the foot's right end
+    end = long.shape[1] - 3  # along the line, then a flourish up at its end (half the height)
+    cv2.polylines(long, [np.array([(foot - 2, h - 3), (end - 6, h - 4), (end, h // 2)], np.int32)], False, 255, 4)
+    draw_digits(page, [long], 100, 150, gap=0)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert len(glyphs) == 1, [(g.x, g.w, g.h) for g in glyphs]
+    assert int(classifier.predict(np.stack([glyphs[0].crop])).digit[0]) == 2
