@@ -112,7 +112,8 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
 def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
     """A field's glyph indices without the glyphs classified "not a digit" at its ends (a letter
     or colon of a label next to the field). Rejected glyphs inside the field stay: dropping them
-    would silently shorten the number; their low confidence flags them for review instead.
+    would silently shorten the number; their low confidence flags them for review instead (but for
+    marks much shorter than the digits, :func:`without_marks`).
 
     Example:
         >>> trim_rejected([4, 5, 6, 7], np.array([False] * 4 + [True, False, True, True]))
@@ -125,6 +126,7 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
 SURE_VALUE = 0.9  # a value whose digits all read this clearly is cut at a word space of the smaller writing (split_words)
 LONE_GAP = 1.0  # a lone 0 or 1 in a printed phrase is its value only this many word spaces (x height) from its words
 APART_CONFIDENCE = 0.5  # ... and digits that far apart are its value when none is rejected and their median reads this
+MARK_HEIGHT = 0.6  # a rejected glyph inside a number under this x its digits' median height is no digit
 END_HEIGHT = 0.8  # a rejected end glyph this x as tall as the number's digits ...
 END_GAP = 1.2  # ... and at most this x their widest gap from them is one more digit, read poorly
 
@@ -148,6 +150,16 @@ def keep_digit_ends(idx: list[int], core: list[int], glyphs: list[Glyph]) -> lis
     if idx.index(core[-1]) == len(idx) - 2 and glyphs[idx[-1]].h >= END_HEIGHT * h and gap(core[-1], idx[-1]) <= reach:
         out.append(idx[-1])
     return out
+
+
+def without_marks(idx: list[int], rejected: np.ndarray, glyphs: list[Glyph]) -> list[int]:
+    """A number's glyphs without the rejected ones inside it that are much shorter than its digits
+    (under ``MARK_HEIGHT`` of their median): a dash, a dot, a speck or a scratch between the digits,
+    not a digit read poorly (that one is as tall as the rest and stays, flagged)."""
+    if len(idx) < 3:
+        return idx
+    h = float(np.median([glyphs[i].h for i in idx]))
+    return [i for i in idx if not (rejected[i] and glyphs[i].h < MARK_HEIGHT * h)]
 
 
 def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, rejected: np.ndarray,
@@ -236,7 +248,8 @@ def page_rows(r: PageResult, cfg: Config) -> tuple[list[dict[str, Any]], list[di
     core: dict[int, list[int]] = {}
     for f, idx in by_field.items():
         before, value, after = split_words(idx, r.glyphs, p, rejected, sc)
-        judged[f], core[f] = value, keep_digit_ends(value, trim_rejected(value, rejected), r.glyphs)
+        judged[f], core[f] = value, without_marks(keep_digit_ends(value, trim_rejected(value, rejected), r.glyphs),
+                                                  rejected, r.glyphs)
         if before:
             judged[-2 * f] = before
         if after:

@@ -183,6 +183,16 @@ def test_sure_value_in_spaced_boxes_keeps_its_last_digit_from_the_unit_close_aft
     assert _texts(replace(r, glyphs=sized)) == ["13"]
 
 
+def test_short_mark_inside_a_number_is_no_digit_but_a_poorly_read_digit_is() -> None:
+    """A speck or dash between the digits (rejected, half their height) is left out; a rejected
+    glyph as tall as the digits is a digit read poorly: it stays, flagged for review."""
+    spec = [(1, 100, 8, 0.99, 0.0), (1, 114, 1, 0.98, 0.0), (1, 128, 1, 0.05, 0.9), (1, 142, 7, 0.99, 0.0)]
+    r = _result(spec)
+    assert _texts(r) == ["8117"]
+    short = replace(r.glyphs[2], y=110, h=10)
+    assert _texts(replace(r, glyphs=r.glyphs[:2] + [short] + r.glyphs[3:])) == ["817"]
+
+
 def test_value_grouped_with_its_unit_is_kept() -> None:
     """ "57 pt" grouped as one field: the rejected letters a word space after the digits are the
     unit, judged as words of their own, and the clear digits before them are the value. Letters
