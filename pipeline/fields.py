@@ -92,12 +92,13 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
         core = trim_rejected(idx, rejected)  # one doubtful end (two touching digits read as one)
         clear_core = len(core) >= 3 and len(idx) - len(core) == 1 and _clear(core, p, rejected, cfg)
         # (a lone one's gaps in word spaces of the taller writing: a small printed o is no value)
-        apart = [abs(boxes[g][1] - x1 if boxes[g][1] >= x1 else x0 - boxes[g][2]) / max(h, boxes[g][3])
+        apart = [(boxes[g][1] - x1 if boxes[g][1] >= x1 else x0 - boxes[g][2]) / max(h, boxes[g][3])
                  for g in phrase if g != f]
         far = min(apart, default=0.0) >= LONE_GAP
         lone_letter = len(idx) == 1 and p.digit[idx[0]] in (0, 1) and not far
         # digits standing well apart from the words need not read as clearly (a thin-pen number)
-        apart_digits = far and len(idx) >= 2 and not rejected[idx].any() and float(np.median(p.confidence[idx])) >= APART_CONFIDENCE
+        apart_digits = (far and len(idx) >= 2 and not rejected[idx].any()
+                        and float(np.median(p.confidence[idx])) >= APART_CONFIDENCE)
         return (bool(left + right) and min(left + right) >= cfg.value_gap
                 and (clear(f) or mostly_clear(f) or clear_core or apart_digits) and not lone_letter)
 
@@ -123,7 +124,7 @@ def trim_rejected(idx: list[int], rejected: np.ndarray) -> list[int]:
     return idx[keep[0] : keep[-1] + 1] if keep else []
 
 
-SURE_VALUE = 0.9  # a value whose digits all read this clearly is cut at a word space of the smaller writing (split_words)
+SURE_VALUE = 0.9  # a value whose digits all read this clearly is cut at a word space of the smaller writing
 LONE_GAP = 1.0  # a lone 0 or 1 in a printed phrase is its value only this many word spaces (x height) from its words
 APART_CONFIDENCE = 0.5  # ... and digits that far apart are its value when none is rejected and their median reads this
 MARK_HEIGHT = 0.6  # a rejected glyph inside a number under this x its digits' median height is no digit

@@ -158,8 +158,10 @@ def test_doubtful_number_well_apart_from_label_and_unit_is_kept() -> None:
     label = [(1, 100 + 14 * k, 8, 0.01, 0.98) for k in range(5)]  # ends at x = 168
     confs = (1.0, 0.99, 0.61, 0.69)
     for start, want in ((192, ["9666"]), (180, [])):
-        number = [(2, start + 14 * k, d, c, 0.3 if c < 0.9 else 0.0) for k, (d, c) in enumerate(zip((9, 6, 6, 6), confs))]
-        unit = [(3, start + 14 * 4 + 12 + (start - 168), 4, 0.01, 0.98), (3, start + 14 * 5 + 12 + (start - 168), 9, 0.02, 0.97)]
+        number = [(2, start + 14 * k, d, c, 0.3 if c < 0.9 else 0.0)
+                  for k, (d, c) in enumerate(zip((9, 6, 6, 6), confs))]
+        after = 2 * start - 168 + 68  # the unit 14 px farther from the number than the number from the label
+        unit = [(3, after, 4, 0.01, 0.98), (3, after + 14, 9, 0.02, 0.97)]
         assert _texts(_result(label + number + unit)) == want, start
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from pipeline.config import SegmentConfig
 from pipeline.normalize import normalize_mask
-from pipeline.segment import _ink, _leaders, _Part, binarize, estimate_skew, peel_ones, remove_rules, segment, split_wide
+from pipeline.segment import (_ink, _leaders, _Part, binarize, estimate_skew, peel_ones, remove_rules, segment,
+                              split_wide)
 from tests.conftest import digit_ink, draw_digits
 
 
