@@ -86,20 +86,19 @@ def printed_fields(glyphs: list[Glyph], by_field: dict[int, list[int]], p: Predi
         printed o or O (the letters the model cannot tell from those digits), so neither is taken for
         one unless it stands well apart from the words (``LONE_GAP``: "Age    0", "Qty    1")."""
         idx, (_, x0, x1, h) = by_field[f], boxes[f]
-        # gaps to the words, in word spaces of the smaller writing (small print after a tall value)
-        left = [(x0 - boxes[g][2]) / min(h, boxes[g][3]) for g in phrase if boxes[g][2] <= x0]
-        right = [(boxes[g][1] - x1) / min(h, boxes[g][3]) for g in phrase if boxes[g][1] >= x1]
+        # gaps to the words in pixels (negative: overlapping) and their height
+        gaps = [(boxes[g][1] - x1 if boxes[g][1] >= x1 else x0 - boxes[g][2], boxes[g][3]) for g in phrase if g != f]
+        # in word spaces of the smaller writing (small print after a tall value) ...
+        spaces = [d / min(h, gh) for d, gh in gaps if d >= 0]
+        # ... and, well apart, of the taller one (a small printed o is no value)
+        far = min((d / max(h, gh) for d, gh in gaps), default=0.0) >= LONE_GAP
         core = trim_rejected(idx, rejected)  # one doubtful end (two touching digits read as one)
         clear_core = len(core) >= 3 and len(idx) - len(core) == 1 and _clear(core, p, rejected, cfg)
-        # (a lone one's gaps in word spaces of the taller writing: a small printed o is no value)
-        apart = [(boxes[g][1] - x1 if boxes[g][1] >= x1 else x0 - boxes[g][2]) / max(h, boxes[g][3])
-                 for g in phrase if g != f]
-        far = min(apart, default=0.0) >= LONE_GAP
         lone_letter = len(idx) == 1 and p.digit[idx[0]] in (0, 1) and not far
         # digits standing well apart from the words need not read as clearly (a thin-pen number)
         apart_digits = (far and len(idx) >= 2 and not rejected[idx].any()
                         and float(np.median(p.confidence[idx])) >= APART_CONFIDENCE)
-        return (bool(left + right) and min(left + right) >= cfg.value_gap
+        return (bool(spaces) and min(spaces) >= cfg.value_gap
                 and (clear(f) or mostly_clear(f) or clear_core or apart_digits) and not lone_letter)
 
     printed: set[int] = set()
@@ -199,26 +198,25 @@ def split_words(idx: list[int], glyphs: list[Glyph], p: Predictions, rejected: n
         conf = p.confidence[trim_rejected(part, rejected)]
         return bool(len(conf) and conf.min() >= 0.5 and np.median(conf) >= cfg.value_confidence)
 
-    # of the spaces between words and a value, the one that parts letters from digits best; right
-    # after a letter rejected, a word space of the smaller writing will do when all the digits
-    # read surely ("Age 81", the 8 and 1 tall beside small print)
-    def smaller(k: int) -> float:
-        return min(float(np.median([glyphs[i].h for i in part])) for part in (idx[:k], idx[k:]))
+    def sure(k: int, digits: list[int], letter: int) -> bool:  # a value whose digits all read surely
+        # is parted from a rejected letter beside it by a word space of the smaller writing ("Age 81",
+        # the 8 and 1 tall beside small print), not only of the field's median height
+        smaller = min(float(np.median([glyphs[i].h for i in part])) for part in (idx[:k], idx[k:]))
+        return (gaps[k] >= cfg.value_gap * smaller and bool(rejected[letter]) and not rejected[digits].any()
+                and p.confidence[digits].min() >= SURE_VALUE)
 
-    sure = [k for k in range(1, len(idx)) if gaps[k] >= cfg.value_gap * smaller(k) and rejected[idx[k - 1]]
-            and not rejected[idx[k:]].any() and p.confidence[idx[k:]].min() >= SURE_VALUE]
-    start = max([k for k in sorted(set(cuts) | set(sure)) if words(idx[:k]) and value(idx[k:])],
+    # of the spaces between words and a value, the one that parts letters from digits best
+    starts = set(cuts) | {k for k in range(1, len(idx)) if sure(k, idx[k:], idx[k - 1])}
+    start = max([k for k in sorted(starts) if words(idx[:k]) and value(idx[k:])],
                 key=lambda k: share(idx[:k]) - share(idx[k:]), default=0)
 
     def apart(k: int) -> bool:  # words after the value that start with what reads as a digit are set
         # farther apart than its digits are from each other (not the 58 of 613158 mm in spaced boxes)
         return bool(rejected[idx[k]]) or gaps[k] > max(gaps[start + 1 : k], default=0)
 
-    # (and likewise before a rejected letter after a sure value: "13 yr", the unit close after)
-    sure_end = [k for k in range(start + 1, len(idx)) if gaps[k] >= cfg.value_gap * smaller(k) and rejected[idx[k]]
-                and not rejected[idx[start:k]].any() and p.confidence[idx[start:k]].min() >= SURE_VALUE]
-    end = max([k for k in sorted(set(cuts) | set(sure_end)) if k > start and words(idx[k:]) and value(idx[start:k])
-               and apart(k)], key=lambda k: share(idx[k:]) - share(idx[start:k]), default=len(idx))
+    ends = set(cuts) | {k for k in range(start + 1, len(idx)) if sure(k, idx[start:k], idx[k])}  # ("13 yr")
+    end = max([k for k in sorted(ends) if k > start and words(idx[k:]) and value(idx[start:k]) and apart(k)],
+              key=lambda k: share(idx[k:]) - share(idx[start:k]), default=len(idx))
     return idx[:start], idx[start:end], idx[end:]
 
 

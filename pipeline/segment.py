@@ -492,8 +492,8 @@ def _leaders(binary: np.ndarray, t: int, min_dots: int = 5) -> tuple[np.ndarray,
                 rules.append(_Rule(int(x[run[0]]), int(x[run[-1]] + w[run[-1]]), int(min(y[run]))))
                 # with the dots between that it stepped over (a bigger one, a blot)
                 level, big = float(np.median(cy[run])), 2.5 * float(np.median(size[run]))
-                run += [int(j) for j in ids if cx[run[0]] < cx[j] < cx[run[-1]] and size[j] <= big
-                        and abs(cy[j] - level) <= max(1.5, 0.2 * big)]
+                run += [int(j) for j in ids if cx[run[0]] < cx[j] < cx[run[-1]] and int(j) not in run
+                        and size[j] <= big and abs(cy[j] - level) <= max(1.5, 0.2 * big)]
                 for j in run:
                     sx, sy, sw, sh = (int(v) for v in stats[j, :4])
                     mask[sy : sy + sh, sx : sx + sw][labels[sy : sy + sh, sx : sx + sw] == j] = 255
