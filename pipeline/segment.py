@@ -973,7 +973,9 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     part reads as no digit whole or is ``doubtful``, into 2 at other narrow places (:func:`_pair_cuts`:
     a wide 7 touching a narrow 9, a 1 run into a 7), taken only when no other cut will do and both
     pieces read clearly (and as a doubtful part's cuts must); a cut that
-    opens a closed loop of the part (:func:`_loops`) scores ``LOOP_CUT`` x its confidence, and
+    opens a closed loop of the part (:func:`_loops`) scores ``LOOP_CUT`` x its confidence, unless
+    as many of its pieces read as a digit with a loop (``LOOP_DIGITS``) as the part has loops (a 0
+    or a 3 run into a 0: the cut opens the pair's loop, but the 0 still reads as one), and
     one that leaves a piece shorter than ``SHORT_PIECE`` x the part none when the unsplit part
     competes and reads at all as a digit (0.3 or more: digits side by side fill the part's
     height, the top and the foot of a 7 with a bent stem do not, however clearly each reads); the one
@@ -1018,7 +1020,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     loops = _loops(part.mask, part.h) if whole else 0
     for o in options:
         scores.append(float(np.exp(np.log(conf[at : at + len(o)]).mean())))
-        if loops and sum(_loops(p.mask, part.h) for p in o) < loops:
+        if (loops and sum(_loops(p.mask, part.h) for p in o) < loops
+                and np.isin(digit[at : at + len(o)], LOOP_DIGITS).sum() < loops):
             scores[-1] *= LOOP_CUT  # a cut through a loop: a wide 0 or 6 falls into a 1 and a 7
         if whole and conf[-1] >= 0.3 and min(q.h for q in o) < SHORT_PIECE * part.h:
             scores[-1] = 0.0  # side-by-side digits fill the part's height: these are pieces of one
@@ -1044,7 +1047,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
 
 
 SEAM_WIDTH = 2.1  # parts up to this x as wide as tall (and twice the least digit height) are also cut along seams
-LOOP_CUT = 0.5  # a cut that opens a loop of the part scores this x its confidence
+LOOP_CUT = 0.5  # a cut that opens a loop of the part scores this x its confidence, unless ...
+LOOP_DIGITS = (0, 8, 9)  # ... as many pieces read as these (not 6: a wide 0's left arc reads as one)
 SHORT_PIECE = 0.6  # a cut into a piece shorter than this x the part never beats it whole when it reads as a digit
 MIN_CUT = 0.1  # a cut whose pieces read less clearly than this (geometric mean) never beats the unsplit part
 POOR_CUT = 0.3  # a part too wide to compete with its cuts (up to LONG_FOOT x as wide as tall), whose best

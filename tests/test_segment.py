@@ -614,6 +614,18 @@ def test_touching_digits_that_read_as_no_digit_together_are_still_cut(mnist_test
     assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [0, 6]
 
 
+@pytest.mark.parametrize(("pair", "start", "gap"), [("00", 600, -6), ("30", 200, -12)])
+def test_digits_written_into_a_zero_are_cut_through_its_loop(mnist_test, classifier, pair, start, gap) -> None:  # type: ignore[no-untyped-def]
+    """Two 0s, or a 3 whose lower bowl runs into a 0: the cut between them opens the 0's loop, as
+    a cut of a wide 0 into two arcs does; but its pieces read as a 0 again (a loop digit for the
+    loop opened), so the cut is not marked down for it, and the pair reads as two digits."""
+    page = np.full((300, 600), 240, np.uint8)
+    draw_digits(page, [digit_ink(m, 70) for m in _pick(mnist_test, pair, start=start)], 100, 200, gap=gap)
+    assert cv2.connectedComponents((page < 128).astype(np.uint8))[0] - 1 == 1
+    glyphs = segment(page, scorer=classifier.proba)
+    assert [int(d) for d in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit] == [int(c) for c in pair]
+
+
 def test_box_side_between_two_close_digits_is_not_bridged_back() -> None:
     """Small 1s in a row of boxes with heavy sides, two 3 px from the side between them: the side
     is removed and stays removed (a stroke crossing a line is bridged back only across the line's
