@@ -978,7 +978,8 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
     or a 3 run into a 0: the cut opens the pair's loop, but the 0 still reads as one), and
     one that leaves a piece shorter than ``SHORT_PIECE`` x the part none when the unsplit part
     competes and reads at all as a digit (0.3 or more: digits side by side fill the part's
-    height, the top and the foot of a 7 with a bent stem do not, however clearly each reads); the one
+    height, the top and the foot of a 7 with a bent stem do not, however clearly each reads), nor
+    one that cuts the open loop off a 6 (:func:`_open_six`); the one
     whose pieces the classifier reads most confidently (geometric mean) wins, the unsplit part
     competing when it is not too wide, scored by how sure the classifier is of it as a digit (a
     wider one, up to ``LONG_FOOT`` x as wide as tall, stays whole when it reads as a digit and its
@@ -1023,8 +1024,10 @@ def split_wide(part: _Part, cfg: SegmentConfig = SegmentConfig(), scorer: Scorer
         if (loops and sum(_loops(p.mask, part.h) for p in o) < loops
                 and np.isin(digit[at : at + len(o)], LOOP_DIGITS).sum() < loops):
             scores[-1] *= LOOP_CUT  # a cut through a loop: a wide 0 or 6 falls into a 1 and a 7
-        if whole and conf[-1] >= 0.3 and min(q.h for q in o) < SHORT_PIECE * part.h:
-            scores[-1] = 0.0  # side-by-side digits fill the part's height: these are pieces of one
+        pairs = zip(o, o[1:], digit[at:], digit[at + 1 :], strict=False)
+        if whole and conf[-1] >= 0.3 and (min(q.h for q in o) < SHORT_PIECE * part.h
+                                          or any(_open_six(a, b, int(d), int(e)) for a, b, d, e in pairs)):
+            scores[-1] = 0.0  # side-by-side digits fill the part's height: pieces of one (or a 6 and its open loop)
         ones.append(bool((digit[at : at + len(o)] == 1).sum() >= len(o) - 1))
         has_one.append(bool((digit[at : at + len(o)] == 1).any()))
         at += len(o)
@@ -1054,6 +1057,18 @@ MIN_CUT = 0.1  # a cut whose pieces read less clearly than this (geometric mean)
 POOR_CUT = 0.3  # a part too wide to compete with its cuts (up to LONG_FOOT x as wide as tall), whose best
 LONG_FOOT = 3.0  # cut reads less clearly than POOR_CUT, stays whole when it reads as a digit at LONG_FOOT_WHOLE
 LONG_FOOT_WHOLE = 0.8  # or more: a 2 whose foot runs on, cut into a 2 and a piece of foot that is no digit
+
+
+def _open_six(a: _Part, b: _Part, digit_a: int, digit_b: int) -> bool:
+    """Whether ``b``, the piece right of ``a`` (they read as ``digit_a`` and ``digit_b``), is the
+    open loop of a 6 cut off it: ``a`` reads as a 6 but has no loop, and ``b``, read as a 7 or a 9,
+    sits in its lower part (its top at least ``OPEN_SIX_DROP`` x ``a``'s height lower, and ``b``
+    at most ``OPEN_SIX_HEIGHT`` x as tall), where the loop of a 6 is."""
+    return (digit_a == 6 and digit_b in (7, 9) and not _loops(a.mask, a.h)
+            and b.y - a.y >= OPEN_SIX_DROP * a.h and b.h <= OPEN_SIX_HEIGHT * a.h)
+
+
+OPEN_SIX_DROP, OPEN_SIX_HEIGHT = 0.2, 0.8
 
 
 def _loops(mask: np.ndarray, height: int) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -623,7 +625,20 @@ def test_digits_written_into_a_zero_are_cut_through_its_loop(mnist_test, classif
     draw_digits(page, [digit_ink(m, 70) for m in _pick(mnist_test, pair, start=start)], 100, 200, gap=gap)
     assert cv2.connectedComponents((page < 128).astype(np.uint8))[0] - 1 == 1
     glyphs = segment(page, scorer=classifier.proba)
-    assert [int(d) for d in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit] == [int(c) for c in pair]
+    read = classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit
+    assert [int(d) for d in read] == [int(c) for c in pair]
+
+
+def test_open_loop_of_a_six_is_not_cut_off_as_a_seven(classifier) -> None:  # type: ignore[no-untyped-def]
+    """A wide 6 whose loop is left open (an MNIST test 6 as the bench's page generator draws it,
+    from a noisy page: ``tests/data/open_six.png``): cut in two, its stem reads as a 6 and the
+    rest of the loop, lower and shorter, as a 7. A loopless 6 with such a piece beside it is one
+    digit: it stays whole and reads as a 6."""
+    crop = cv2.imread(str(Path(__file__).parent / "data" / "open_six.png"), cv2.IMREAD_GRAYSCALE)
+    page = np.full((200, 300), int(np.median(crop)), np.uint8)
+    page[60 : 60 + crop.shape[0], 100 : 100 + crop.shape[1]] = crop
+    glyphs = segment(page, scorer=classifier.proba)
+    assert [int(d) for d in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit] == [6]
 
 
 def test_box_side_between_two_close_digits_is_not_bridged_back() -> None:
