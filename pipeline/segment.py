@@ -286,13 +286,17 @@ def estimate_skew(binary: np.ndarray, max_deg: float = 4.0) -> float:
     return float(max(fine, key=sharpness))
 
 
-def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule], np.ndarray]:
+def _frames(binary: np.ndarray, rule: int) -> tuple[np.ndarray, np.ndarray, list[_Rule], np.ndarray]:
     """Printed boxes of any size (single boxes, comb rows): components whose top and bottom rows
     and a side column are filled edge to edge. Returns their horizontal and vertical line pixels
     (full rows and full columns of the component), each box row's bottom line as a rule, and a
-    mask of the areas the box rows cover (their sides are judged here, not as comb bars)."""
+    mask of the areas the box rows cover (their sides are judged here, not as comb bars). A
+    frame around a section of the form or the page (with a rule at least ``rule`` px long, or a
+    box, inside it; or a scanner's dark margins around the page) has its lines taken too, but
+    is no box written in: no rule, no area."""
     hmask, vmask, area_mask = np.zeros_like(binary), np.zeros_like(binary), np.zeros_like(binary)
     rules: list[_Rule] = []
+    boxes: list[tuple[int, int, int, int]] = []
     n, labels, stats, _ = _components(binary)
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[i])
@@ -322,11 +326,23 @@ def _frames(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[_Rule], np
         hmask[y : y + h, x : x + w][near_r, :] = np.where(m[near_r, :], 255, 0)
         vmask[y : y + h, x : x + w][:, near_c] = np.where(m[:, near_c], 255, 0)
         hmask[y : y + h, x : x + w][_steps(m, near_r)] = 255  # (not the sides: 1s stand along them)
+        # a frame around a section of the form, or the page (a scanner's dark margins), holds
+        # printed lines of its own: its lines go, but it is no box written in
+        inside = binary[y + band_r : y + h - band_r, x + band_c : x + w - band_c].copy()
+        inside[m[band_r:-band_r, band_c:-band_c]] = 0
+        if inside.size and cv2.morphologyEx(inside, cv2.MORPH_OPEN, np.ones((1, rule | 1), np.uint8)).any():
+            continue
         bottom = int(np.flatnonzero(full_r)[-1])
         rules.append(_Rule(x, x + w, y + bottom, top=y + int(np.flatnonzero(full_r)[0]),
                            sides=tuple(int(x + (a + b) // 2) for a, b in zip(*_runs(near_c)))))
-        area_mask[y : y + h, x : x + w] = 255
-    return hmask, vmask, rules, area_mask
+        boxes.append((x, y, w, h))
+    # a frame around boxes: no box written in either
+    written = [not any(bx > x and by > y and bx + bw < x + w and by + bh < y + h for bx, by, bw, bh in boxes)
+               for x, y, w, h in boxes]
+    for (x, y, w, h), ok in zip(boxes, written):
+        if ok:
+            area_mask[y : y + h, x : x + w] = 255
+    return hmask, vmask, [r for r, ok in zip(rules, written) if ok], area_mask
 
 
 def _steps(m: np.ndarray, lines: np.ndarray) -> np.ndarray:
@@ -614,7 +630,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     dots, leaders = _leaders(binary, t)
     if leaders:
         binary = cv2.bitwise_and(binary, cv2.bitwise_not(dots))
-    fh, fv, rules, boxed = _frames(binary)
+    fh, fv, rules, boxed = _frames(binary, cfg.line_min_length)
     rules += leaders
     # rules: long thin horizontal runs. A thin rule comes out of a scan or the deskew as dashes:
     # horizontal bits of it are joined across short gaps first
