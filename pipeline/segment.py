@@ -770,6 +770,25 @@ def _union(a: _Part, b: _Part) -> _Part:
     return _Part(x, y, w, h, mask)
 
 
+def _without_rings(parts: list[_Part], min_height: int) -> list[_Part]:
+    """The parts without the rings around other writing: a stamp's circle around its word, a
+    ring or a box drawn around a number. A part whose closed loop holds another part at least
+    ``min_height`` tall (not a speck of dust in a 0) is no digit: the ring is dropped, and what it
+    holds is left to be read on its own (merged into the ring, it would read as one big 0)."""
+    if not parts:
+        return parts
+    x, y, w, h = np.array([(p.x, p.y, p.w, p.h) for p in parts], np.int64).T
+    tall = np.flatnonzero(h >= min_height)
+    rings = set()
+    for k in np.flatnonzero((h >= 2 * min_height) & (w >= 2 * min_height)):
+        inner = tall[(x[tall] > x[k]) & (x[tall] + w[tall] < x[k] + w[k])
+                     & (y[tall] > y[k]) & (y[tall] + h[tall] < y[k] + h[k])]
+        centres = [(float(x[q] + w[q] / 2 - x[k]), float(y[q] + h[q] / 2 - y[k])) for q in inner]
+        if centres and any(cv2.pointPolygonTest(c, pt, False) > 0 for c in holes(parts[k].mask) for pt in centres):
+            rings.add(int(k))
+    return [p for k, p in enumerate(parts) if k not in rings]
+
+
 def merge_parts(parts: list[_Part], cfg: SegmentConfig = SegmentConfig()) -> list[_Part]:
     """Join the broken pieces of one digit (the detached top of a 5, an open 4).
 
@@ -1712,7 +1731,8 @@ def segment(
         binary = _mask(ink, cfg)
     binary = _follow_ridges(ink, binary, cfg)
     cleaned, rules = remove_rules(binary, cfg, ink)
-    parts = merge_parts(_drop_line_residue(_parts(cleaned, min_area=6), binary, cleaned), cfg)
+    parts = _drop_line_residue(_parts(cleaned, min_area=6), binary, cleaned)
+    parts = merge_parts(_without_rings(parts, cfg.min_height), cfg)
     if scorer is not None:
         parts = join_in_boxes(attach_bars(parts, scorer, cfg.min_height, cfg.max_height), scorer, rules,
                               cfg.line_max_thickness)

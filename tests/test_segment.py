@@ -659,6 +659,18 @@ def test_frame_around_the_form_is_no_box_to_write_in(mnist_test, frame) -> None:
     assert _fields(segment(page)) == [[1, 2, 3], [1, 2]]
 
 
+def test_ring_around_a_number_is_dropped_and_the_number_read(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """A ring drawn around a number (or a stamp's circle around its word): merged with what it
+    holds, it read as one big 0. A closed loop holding other writing is no digit: the ring goes,
+    and the digits inside are read on their own."""
+    page = np.full((400, 700), 240, np.uint8)
+    draw_digits(page, [digit_ink(m, 50) for m in _pick(mnist_test, "27")], 300, 225, gap=10)
+    cv2.circle(page, (350, 200), 75, 30, 3)
+    glyphs = segment(page, scorer=classifier.proba)
+    read = classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit
+    assert [int(d) for d in read] == [2, 7]
+
+
 def test_box_side_between_two_close_digits_is_not_bridged_back() -> None:
     """Small 1s in a row of boxes with heavy sides, two 3 px from the side between them: the side
     is removed and stays removed (a stroke crossing a line is bridged back only across the line's
