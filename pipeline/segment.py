@@ -286,14 +286,14 @@ def estimate_skew(binary: np.ndarray, max_deg: float = 4.0) -> float:
     return float(max(fine, key=sharpness))
 
 
-def _frames(binary: np.ndarray, rule: int) -> tuple[np.ndarray, np.ndarray, list[_Rule], np.ndarray]:
+def _frames(binary: np.ndarray, rule: int, tallest: int) -> tuple[np.ndarray, np.ndarray, list[_Rule], np.ndarray]:
     """Printed boxes of any size (single boxes, comb rows): components whose top and bottom rows
     and a side column are filled edge to edge. Returns their horizontal and vertical line pixels
     (full rows and full columns of the component), each box row's bottom line as a rule, and a
     mask of the areas the box rows cover (their sides are judged here, not as comb bars). A
-    frame around a section of the form or the page (with a rule at least ``rule`` px long, or a
-    box, inside it; or a scanner's dark margins around the page) has its lines taken too, but
-    is no box written in: no rule, no area."""
+    frame around a section of the form or the page (taller than the ``tallest`` digit, or with a
+    rule at least ``rule`` px long, or a box, inside it; or a scanner's dark margins round the
+    page) has its lines taken too, but is no box written in: no rule, no area."""
     hmask, vmask, area_mask = np.zeros_like(binary), np.zeros_like(binary), np.zeros_like(binary)
     rules: list[_Rule] = []
     boxes: list[tuple[int, int, int, int]] = []
@@ -326,11 +326,12 @@ def _frames(binary: np.ndarray, rule: int) -> tuple[np.ndarray, np.ndarray, list
         hmask[y : y + h, x : x + w][near_r, :] = np.where(m[near_r, :], 255, 0)
         vmask[y : y + h, x : x + w][:, near_c] = np.where(m[:, near_c], 255, 0)
         hmask[y : y + h, x : x + w][_steps(m, near_r)] = 255  # (not the sides: 1s stand along them)
-        # a frame around a section of the form, or the page (a scanner's dark margins), holds
-        # printed lines of its own: its lines go, but it is no box written in
+        # a frame around a section of the form, or the page (a scanner's dark margins), is taller
+        # than a digit or holds printed lines of its own: its lines go, but it is no box written in
         inside = binary[y + band_r : y + h - band_r, x + band_c : x + w - band_c].copy()
         inside[m[band_r:-band_r, band_c:-band_c]] = 0
-        if inside.size and cv2.morphologyEx(inside, cv2.MORPH_OPEN, np.ones((1, rule | 1), np.uint8)).any():
+        lines = np.ones((1, rule | 1), np.uint8)
+        if h > tallest or (inside.size and cv2.morphologyEx(inside, cv2.MORPH_OPEN, lines).any()):
             continue
         bottom = int(np.flatnonzero(full_r)[-1])
         rules.append(_Rule(x, x + w, y + bottom, top=y + int(np.flatnonzero(full_r)[0]),
@@ -630,7 +631,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     dots, leaders = _leaders(binary, t)
     if leaders:
         binary = cv2.bitwise_and(binary, cv2.bitwise_not(dots))
-    fh, fv, rules, boxed = _frames(binary, cfg.line_min_length)
+    fh, fv, rules, boxed = _frames(binary, cfg.line_min_length, cfg.max_height)
     rules += leaders
     # rules: long thin horizontal runs. A thin rule comes out of a scan or the deskew as dashes:
     # horizontal bits of it are joined across short gaps first
