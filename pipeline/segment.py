@@ -704,7 +704,17 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
                     or _runs_past(binary[y0:y, x0:x1], x - x0, w, tall - h)):
                 hmask[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i] = 255
                 rules.append(_Rule(int(x), int(x + w), int(y)))
-    if not rules:
+    # long upright lines (a table's column lines, a fold, the margin line of ruled paper, a page
+    # edge): runs taller than any digit, no thicker than a printed line, and the whole of a piece
+    # of ink that thin and that tall (a line leaning a little has no such run all the way)
+    upright = np.zeros_like(binary)
+    runs = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((cfg.max_height | 1, 1), np.uint8))
+    for mask, thin in ((runs, t), (binary, 2 * t)):
+        n, labels, stats, _ = _components(mask)
+        for i in np.flatnonzero((stats[1:, 2] <= thin) & (stats[1:, 3] > cfg.max_height)) + 1:
+            x, y, w, h, _ = stats[i]
+            upright[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i] = 255
+    if not rules and not upright.any():
         return binary, rules
     core = float(np.percentile(ink[hmask > 0], 75)) if ink is not None and hmask.any() else 0.0  # the lines' darkness
     if core:  # a rule's blurred edges (a scan, the deskew) along it, far fainter than its core: the rule's too
@@ -714,7 +724,7 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     near = cv2.dilate(hmask, np.ones((2 * t + 1, 3), np.uint8))
     vert = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((15, 1), np.uint8))
     n, labels, stats, _ = _components(vert)
-    vmask = fv | _comb_ticks(binary, rules)
+    vmask = fv | _comb_ticks(binary, rules) | upright
     for i in range(1, n):
         x, y, w, h, _ = stats[i]
         if w <= t and near[y, x : x + w].any() and near[y + h - 1, x : x + w].any() and not boxed[y + h // 2, x]:

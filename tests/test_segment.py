@@ -671,6 +671,19 @@ def test_ring_around_a_number_is_dropped_and_the_number_read(mnist_test, classif
     assert [int(d) for d in read] == [2, 7]
 
 
+def test_long_upright_line_through_the_digits_is_removed(mnist_test) -> None:  # type: ignore[no-untyped-def]
+    """A fold, or a table's column line, runs down the page through a number: a thin upright line
+    taller than any digit is taken off like a rule (and the strokes crossing it bridged), not
+    left to glue the digits it touches into one piece too tall to be a digit."""
+    page = np.full((700, 600), 240, np.uint8)
+    boxes = draw_digits(page, [digit_ink(m, 50) for m in _pick(mnist_test, "4096")], 150, 400, gap=10)
+    x = boxes[1][0] + boxes[1][2] // 2  # down the middle of the 0
+    page[:, x - 1 : x + 2] = 60
+    glyphs = segment(page)
+    assert _fields(glyphs) == [[1, 2, 3, 4]]
+    assert all(40 <= g.h <= 60 for g in glyphs)
+
+
 def test_box_side_between_two_close_digits_is_not_bridged_back() -> None:
     """Small 1s in a row of boxes with heavy sides, two 3 px from the side between them: the side
     is removed and stays removed (a stroke crossing a line is bridged back only across the line's
