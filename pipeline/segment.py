@@ -708,8 +708,9 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     # edge): runs taller than any digit, no thicker than a printed line, and the whole of a piece
     # of ink that thin and that tall (a line leaning a little has no such run all the way)
     upright = np.zeros_like(binary)
-    runs = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((cfg.max_height | 1, 1), np.uint8))
-    for mask, thin in ((runs, t), (binary, 2 * t)):
+    half = cv2.erode(binary, np.ones((cfg.max_height // 2 | 1, 1), np.uint8))  # (most pages have none)
+    tall = np.ones((cfg.max_height | 1, 1), np.uint8)
+    for mask, thin in ((cv2.morphologyEx(binary, cv2.MORPH_OPEN, tall), t), (binary, 2 * t)) if half.any() else ():
         n, labels, stats, _ = _components(mask)
         for i in np.flatnonzero((stats[1:, 2] <= thin) & (stats[1:, 3] > cfg.max_height)) + 1:
             x, y, w, h, _ = stats[i]
