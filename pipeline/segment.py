@@ -614,7 +614,8 @@ def _ink_on_lines(ink: np.ndarray, lines: np.ndarray, contrast: int) -> np.ndarr
 def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
                  ink: np.ndarray | None = None) -> tuple[np.ndarray, list[_Rule]]:
     """Remove printed form structure: long thin horizontal rules, the bars of comb boxes joining
-    two rules, and printed boxes of any size.
+    two rules, printed boxes of any size, and thin upright lines taller than any digit (a fold, a
+    table's column lines, a page edge).
 
     Strokes that cross a removed line are bridged again, so digits touching a line keep their ink;
     with ``ink``, pen strokes lying on a lighter line keep theirs too, and the faint blurred edges
@@ -708,7 +709,8 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     # edge): runs taller than any digit, no thicker than a printed line, and the whole of a piece
     # of ink that thin and that tall (a line leaning a little has no such run all the way)
     upright = np.zeros_like(binary)
-    half = cv2.erode(binary, np.ones((cfg.max_height // 2 | 1, 1), np.uint8))  # (most pages have none)
+    # (looked for only where ink runs half a tallest digit down a column: most pages have none)
+    half = cv2.erode(binary, np.ones((cfg.max_height // 2 | 1, 1), np.uint8))
     tall = np.ones((cfg.max_height | 1, 1), np.uint8)
     for mask, thin in ((cv2.morphologyEx(binary, cv2.MORPH_OPEN, tall), t), (binary, 2 * t)) if half.any() else ():
         n, labels, stats, _ = _components(mask)
