@@ -6,8 +6,8 @@
 Renders synthetic form pages as :mod:`bench_scan` does (MNIST *test* digits, every style), then
 writes each page again with one real-world defect at a time (a scanner's dark margins, a frame
 printed round the form, a fold, a stamp, show-through from the back, a fax-like bilevel scan,
-heavy JPEG, blur, low contrast, a binding shadow, punched holes, pepper noise) into a folder of
-its own, runs the pipeline once over all the folders, and prints one row per defect beside the
+heavy JPEG, a soft scan, blur, low contrast, a binding shadow, punched holes, pepper noise)
+into a folder of its own, runs the pipeline once over all the folders, and prints one row per defect beside the
 clean pages of the same run (the baseline): field exact match, digit accuracy on right-length
 fields, missed and spurious fields. The defects keep the page geometry, so the same truth boxes
 score every folder. A benchmark script, not a test: it asserts nothing.
@@ -78,6 +78,10 @@ def _jpeg(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.imdecode(cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, 25])[1], cv2.IMREAD_GRAYSCALE)
 
 
+def _soft(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return cv2.GaussianBlur(g, (0, 0), 0.9)
+
+
 def _blur(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.GaussianBlur(g, (0, 0), 1.4)
 
@@ -113,6 +117,7 @@ DEFECTS: dict[str, tuple[str, Callable[[np.ndarray, np.random.Generator], np.nda
     "show-through": ("the back page showing through, blurred, 20%", _show_through),
     "bilevel": ("fax-like: black and white, cut at 150", _bilevel),
     "jpeg25": ("JPEG at quality 25", _jpeg),
+    "soft": ("a soft scan (Gaussian, sigma 0.9)", _soft),
     "blur": ("out of focus (Gaussian, sigma 1.4)", _blur),
     "low-contrast": ("grey paper, grey ink (140-250)", _low_contrast),
     "shadow": ("a binding shadow over the left third", _shadow),
