@@ -26,6 +26,11 @@ def _pick(mnist_test, digits: str, start: int = 0) -> list[np.ndarray]:  # type:
     return out
 
 
+def _read(classifier, glyphs) -> list[int]:  # type: ignore[no-untyped-def]
+    """The digits the classifier reads in the glyphs' masks, in order."""
+    return [int(d) for d in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit]
+
+
 def _fields(glyphs) -> list[list[int]]:  # type: ignore[no-untyped-def]
     by: dict[int, list[int]] = {}
     for g in glyphs:
@@ -404,7 +409,7 @@ def test_wide_digit_broken_across_its_middle_is_joined(mnist_test, classifier) -
     ink[32:34] = 0
     draw_digits(page, [ink], 100, 200, gap=0)
     glyphs = segment(page, scorer=classifier.proba)
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [5]
+    assert _read(classifier, glyphs) == [5]
 
 
 def test_detached_flag_of_a_five_is_given_back(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
@@ -420,7 +425,7 @@ def test_detached_flag_of_a_five_is_given_back(mnist_test, classifier) -> None: 
     assert _fields(glyphs) == [[1, 2]]
     five = glyphs[0]
     assert five.y <= 125 and five.x + five.w >= 162  # the flag is in the glyph
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [5, 3]
+    assert _read(classifier, glyphs) == [5, 3]
 
 
 def test_comb_tick_crossed_by_a_stroke_is_still_a_tick(mnist_test) -> None:  # type: ignore[no-untyped-def]
@@ -529,7 +534,7 @@ def test_printed_m_stays_one_glyph_not_three_ones(mnist_test, classifier) -> Non
     assert len(letters) == 2
     assert (classifier.predict(np.stack([normalize_mask(g.mask) for g in letters])).not_digit > 0.5).all()
     digits = [g for g in glyphs if g.x >= 300]
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in digits])).digit) == [4, 0]
+    assert _read(classifier, digits) == [4, 0]
     # asked for the top digit's confidence only, the segmenter cuts the m into strokes
     assert len([g for g in segment(page, scorer=lambda x: classifier.predict(x).confidence) if g.x < 300]) > 2
 
@@ -613,7 +618,7 @@ def test_touching_digits_that_read_as_no_digit_together_are_still_cut(mnist_test
     assert whole.not_digit[0] > 0.9
     glyphs = segment(page, scorer=classifier.proba)
     assert len(glyphs) == 2
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [0, 6]
+    assert _read(classifier, glyphs) == [0, 6]
 
 
 @pytest.mark.parametrize(("pair", "start", "gap"), [("00", 600, -6), ("30", 200, -12)])
@@ -625,8 +630,7 @@ def test_digits_written_into_a_zero_are_cut_through_its_loop(mnist_test, classif
     draw_digits(page, [digit_ink(m, 70) for m in _pick(mnist_test, pair, start=start)], 100, 200, gap=gap)
     assert cv2.connectedComponents((page < 128).astype(np.uint8))[0] - 1 == 1
     glyphs = segment(page, scorer=classifier.proba)
-    read = classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit
-    assert [int(d) for d in read] == [int(c) for c in pair]
+    assert _read(classifier, glyphs) == [int(c) for c in pair]
 
 
 def test_open_loop_of_a_six_is_not_cut_off_as_a_seven(classifier) -> None:  # type: ignore[no-untyped-def]
@@ -638,7 +642,7 @@ def test_open_loop_of_a_six_is_not_cut_off_as_a_seven(classifier) -> None:  # ty
     page = np.full((200, 300), int(np.median(crop)), np.uint8)
     page[60 : 60 + crop.shape[0], 100 : 100 + crop.shape[1]] = crop
     glyphs = segment(page, scorer=classifier.proba)
-    assert [int(d) for d in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit] == [6]
+    assert _read(classifier, glyphs) == [6]
 
 
 @pytest.mark.parametrize(("frame", "rules"), [("printed", True), ("printed", False), ("scanner margins", True)])
@@ -667,8 +671,7 @@ def test_ring_around_a_number_is_dropped_and_the_number_read(mnist_test, classif
     draw_digits(page, [digit_ink(m, 50) for m in _pick(mnist_test, "27")], 300, 225, gap=10)
     cv2.circle(page, (350, 200), 75, 30, 3)
     glyphs = segment(page, scorer=classifier.proba)
-    read = classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit
-    assert [int(d) for d in read] == [2, 7]
+    assert _read(classifier, glyphs) == [2, 7]
 
 
 def test_long_upright_line_through_the_digits_is_removed(mnist_test) -> None:  # type: ignore[no-untyped-def]
@@ -737,7 +740,7 @@ def test_narrow_one_touching_the_next_digit_is_split(mnist_test, classifier) -> 
     ys, xs = np.nonzero(labels)
     assert n - 1 == 1 and xs.max() - xs.min() + 1 <= 1.15 * (ys.max() - ys.min() + 1)
     glyphs = segment(page, scorer=classifier.proba)
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [1, 7]
+    assert _read(classifier, glyphs) == [1, 7]
 
 
 @pytest.mark.parametrize(("pair", "start"), [("91", 160), ("51", 160), ("71", 320)])
@@ -748,7 +751,7 @@ def test_one_written_into_the_side_of_a_digit_is_cut_off(mnist_test, classifier,
     draw_digits(page, [digit_ink(m, 70) for m in _pick(mnist_test, pair, start=start)], 100, 200, gap=-4)
     assert cv2.connectedComponents((page < 128).astype(np.uint8))[0] - 1 == 1
     glyphs = segment(page, scorer=classifier.proba)
-    assert [int(d) for d in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit] == [int(c) for c in pair]
+    assert _read(classifier, glyphs) == [int(c) for c in pair]
 
 
 @pytest.mark.parametrize(("pair", "start"), [("71", 160), ("17", 390), ("41", 70), ("14", 230)])
@@ -760,7 +763,7 @@ def test_doubtful_pair_with_a_one_is_cut_at_a_narrow_place(mnist_test, classifie
     draw_digits(page, [digit_ink(m, 70) for m in _pick(mnist_test, pair, start=start)], 100, 200, gap=-5)
     assert cv2.connectedComponents((page < 128).astype(np.uint8))[0] - 1 == 1
     glyphs = segment(page, scorer=classifier.proba)
-    assert [int(d) for d in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit] == [int(c) for c in pair]
+    assert _read(classifier, glyphs) == [int(c) for c in pair]
 
 
 def test_single_digits_are_not_cut_into_a_one(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
@@ -784,7 +787,7 @@ def test_overlapping_digits_no_straight_cut_separates_are_cut_along_a_seam(mnist
     n, _ = cv2.connectedComponents((page < 128).astype(np.uint8))
     assert n - 1 == 1
     glyphs = segment(page, scorer=classifier.proba)
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [2, 0]
+    assert _read(classifier, glyphs) == [2, 0]
 
 
 def test_a_cut_through_a_loop_loses_to_the_whole_glyph() -> None:
@@ -972,7 +975,7 @@ def test_digit_in_several_pieces_inside_one_box_is_joined(mnist_test, classifier
     _in_boxes(page, digits, top=50, bottom=115, bw=60, lift=8)
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1, 2, 3, 4]]
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [3, 8, 5, 1]
+    assert _read(classifier, glyphs) == [3, 8, 5, 1]
 
 
 def test_bar_of_a_five_come_off_inside_its_box_is_joined(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
@@ -985,7 +988,7 @@ def test_bar_of_a_five_come_off_inside_its_box_is_joined(mnist_test, classifier)
     _in_boxes(page, digits, top=80, bottom=115, bw=34, lift=4)
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1, 2, 3, 4]]
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [2, 2, 5, 9]
+    assert _read(classifier, glyphs) == [2, 2, 5, 9]
 
 
 def test_faint_pencil_beside_bold_print_is_found(mnist_test) -> None:  # type: ignore[no-untyped-def]
@@ -1056,7 +1059,7 @@ def test_halves_of_a_zero_a_gap_apart_are_joined(mnist_test, classifier, apart) 
     draw_digits(page, [one, zero], 400, 150, gap=apart)
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1], [1, 2]]
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [0, 1, 0]
+    assert _read(classifier, glyphs) == [0, 1, 0]
 
 
 def test_steps_of_a_box_line_off_level_go_with_the_line(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
@@ -1096,7 +1099,7 @@ def test_a_wide_digit_inside_one_box_is_not_cut(mnist_test, classifier, index) -
     page[88 : 88 + d.shape[0], left : left + d.shape[1]][d > 0] = 30
     glyphs = segment(page, scorer=classifier.proba)
     assert len(glyphs) == 1
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [y[index]]
+    assert _read(classifier, glyphs) == [y[index]]
 
 
 @pytest.mark.parametrize("number", ["21", "10", "77"])
@@ -1111,7 +1114,7 @@ def test_number_in_one_wide_box_stays_two_digits(mnist_test, classifier, number)
         page[105 - d.shape[0] : 105, x : x + d.shape[1]][d > 0] = 30
         x += d.shape[1] + 8
     glyphs = segment(page, scorer=classifier.proba)
-    assert [str(v) for v in classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit] == list(number)
+    assert [str(d) for d in _read(classifier, glyphs)] == list(number)
 
 
 def test_two_pieces_in_one_box_are_joined(classifier) -> None:  # type: ignore[no-untyped-def]
@@ -1126,7 +1129,7 @@ def test_two_pieces_in_one_box_are_joined(classifier) -> None:  # type: ignore[n
     cv2.line(page, (152, 82), (150, 150), 30, 4)  # ... its stem
     glyphs = segment(page, scorer=classifier.proba)
     assert len(glyphs) == 1
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [4]
+    assert _read(classifier, glyphs) == [4]
 
 
 def test_short_one_standing_in_a_box_is_a_digit_not_a_tick(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
@@ -1144,7 +1147,7 @@ def test_short_one_standing_in_a_box_is_a_digit_not_a_tick(mnist_test, classifie
     cv2.line(page, (100 + bw + 36, bottom - 36), (100 + bw + 35, bottom - 3), 30, 4)  # the 1, 34 px tall
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1, 2, 3]]
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [2, 1, 0]
+    assert _read(classifier, glyphs) == [2, 1, 0]
 
 
 def test_digits_run_into_each_other_across_a_box_side_are_cut_there(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
@@ -1161,7 +1164,7 @@ def test_digits_run_into_each_other_across_a_box_side_are_cut_there(mnist_test, 
         page[bottom - 5 - d.shape[0] : bottom - 5, left : left + d.shape[1]][d > 0] = 30
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1, 2, 3, 4]]
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [6, 9, 9, 3]
+    assert _read(classifier, glyphs) == [6, 9, 9, 3]
 
 
 def test_soft_box_lines_are_not_put_back_as_pen_ink_on_them(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
@@ -1180,7 +1183,7 @@ def test_soft_box_lines_are_not_put_back_as_pen_ink_on_them(mnist_test, classifi
         page[bottom - 10 - d.shape[0] : bottom - 10, left : left + d.shape[1]][d > 0] = 30
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1, 2, 3, 4, 5, 6]] and max(g.w for g in glyphs) < 70
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [0, 5, 3, 5, 4, 3]
+    assert _read(classifier, glyphs) == [0, 5, 3, 5, 4, 3]
 
 
 def test_digit_broken_across_its_middle_a_few_pixels_apart_is_one_glyph(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
@@ -1193,7 +1196,7 @@ def test_digit_broken_across_its_middle_a_few_pixels_apart_is_one_glyph(mnist_te
     draw_digits(page, [broken], 150, 200, gap=0)
     glyphs = segment(page, scorer=classifier.proba)
     assert len(glyphs) == 1
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [3]
+    assert _read(classifier, glyphs) == [3]
 
 
 def test_slanted_one_broken_across_its_middle_is_one_glyph(classifier) -> None:  # type: ignore[no-untyped-def]
@@ -1206,7 +1209,7 @@ def test_slanted_one_broken_across_its_middle_is_one_glyph(classifier) -> None: 
     glyphs = segment(page, scorer=classifier.proba)
     assert len(glyphs) == 1
     assert glyphs[0].h >= 65
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [1]
+    assert _read(classifier, glyphs) == [1]
 
 
 def test_loop_of_a_six_come_off_its_stem_is_joined_to_it(classifier) -> None:  # type: ignore[no-untyped-def]
@@ -1219,7 +1222,7 @@ def test_loop_of_a_six_come_off_its_stem_is_joined_to_it(classifier) -> None:  #
     cv2.ellipse(page, (158, 160), (11, 9), 40, 0, 360, 30, 4)  # the loop, its box 4 px right of the stem's
     glyphs = segment(page, scorer=classifier.proba)
     assert len(glyphs) == 1
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [6]
+    assert _read(classifier, glyphs) == [6]
 
 
 def test_heavy_single_box_is_removed_from_the_digit_in_it(mnist_test) -> None:  # type: ignore[no-untyped-def]
@@ -1246,7 +1249,7 @@ def test_wide_digit_touching_a_narrow_one_is_cut_where_they_meet(mnist_test, cla
     draw_digits(page, [seven, nine], 100, 200, gap=-4)
     assert cv2.connectedComponents((page < 128).astype(np.uint8))[0] - 1 == 1  # one piece of ink
     glyphs = segment(page, scorer=classifier.proba)
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [7, 9]
+    assert _read(classifier, glyphs) == [7, 9]
 
 
 def test_hairline_comb_ticks_three_quarters_as_tall_as_the_digits_on_a_tilted_page(mnist_test) -> None:  # type: ignore[no-untyped-def]
@@ -1297,7 +1300,7 @@ def test_two_digits_written_into_each_other_that_read_as_one_are_cut(mnist_test,
     draw_digits(page, [digit_ink(m, 60) for m in _pick(mnist_test, "08")], 400, 200, gap=40)
     glyphs = segment(page, scorer=classifier.proba)
     assert _fields(glyphs) == [[1, 2], [1, 2]]
-    assert list(classifier.predict(np.stack([normalize_mask(g.mask) for g in glyphs])).digit) == [7, 3, 0, 8]
+    assert _read(classifier, glyphs) == [7, 3, 0, 8]
 
 
 def test_box_sides_thinner_than_the_top_line_are_still_sides(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
