@@ -297,6 +297,7 @@ def _frames(binary: np.ndarray, rule: int, tallest: int) -> tuple[np.ndarray, np
     hmask, vmask, area_mask = np.zeros_like(binary), np.zeros_like(binary), np.zeros_like(binary)
     rules: list[_Rule] = []
     boxes: list[tuple[int, int, int, int]] = []
+    lines = np.ones((1, rule | 1), np.uint8)  # a rule inside a frame
     n, labels, stats, _ = _components(binary)
     for i in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[i])
@@ -328,10 +329,11 @@ def _frames(binary: np.ndarray, rule: int, tallest: int) -> tuple[np.ndarray, np
         hmask[y : y + h, x : x + w][_steps(m, near_r)] = 255  # (not the sides: 1s stand along them)
         # a frame around a section of the form, or the page (a scanner's dark margins), is taller
         # than a digit or holds printed lines of its own: its lines go, but it is no box written in
+        if h > tallest:
+            continue
         inside = binary[y + band_r : y + h - band_r, x + band_c : x + w - band_c].copy()
         inside[m[band_r:-band_r, band_c:-band_c]] = 0
-        lines = np.ones((1, rule | 1), np.uint8)
-        if h > tallest or (inside.size and cv2.morphologyEx(inside, cv2.MORPH_OPEN, lines).any()):
+        if inside.size and cv2.morphologyEx(inside, cv2.MORPH_OPEN, lines).any():
             continue
         bottom = int(np.flatnonzero(full_r)[-1])
         rules.append(_Rule(x, x + w, y + bottom, top=y + int(np.flatnonzero(full_r)[0]),
@@ -710,9 +712,9 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
     # of ink that thin and that tall (a line leaning a little has no such run all the way)
     upright = np.zeros_like(binary)
     # (looked for only where ink runs half a tallest digit down a column: most pages have none)
-    half = cv2.erode(binary, np.ones((cfg.max_height // 2 | 1, 1), np.uint8))
+    deep = cv2.erode(binary, np.ones((cfg.max_height // 2 | 1, 1), np.uint8)).any()
     tall = np.ones((cfg.max_height | 1, 1), np.uint8)
-    for mask, thin in ((cv2.morphologyEx(binary, cv2.MORPH_OPEN, tall), t), (binary, 2 * t)) if half.any() else ():
+    for mask, thin in ((cv2.morphologyEx(binary, cv2.MORPH_OPEN, tall), t), (binary, 2 * t)) if deep else ():
         n, labels, stats, _ = _components(mask)
         for i in np.flatnonzero((stats[1:, 2] <= thin) & (stats[1:, 3] > cfg.max_height)) + 1:
             x, y, w, h, _ = stats[i]
