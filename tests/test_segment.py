@@ -10,8 +10,8 @@ import pytest
 
 from pipeline.config import SegmentConfig
 from pipeline.normalize import normalize_mask
-from pipeline.segment import (CRISP, _ink, _leaders, _Part, binarize, edge_steepness, estimate_skew, peel_ones,
-                              remove_rules, segment, split_wide)
+from pipeline.segment import (CRISP, _ink, _leaders, _mask, _Part, _ridge, binarize, edge_steepness, estimate_skew,
+                              peel_ones, remove_rules, segment, split_wide)
 from tests.conftest import digit_ink, draw_digits
 
 
@@ -668,6 +668,19 @@ def test_soft_scan_of_a_thick_three_is_no_eight(classifier) -> None:  # type: ig
     middle stroke, and unsharpened it reads as an 8."""
     page = cv2.imread(str(Path(__file__).parent / "data" / "soft_28380.png"), cv2.IMREAD_GRAYSCALE)
     assert _read(classifier, segment(page, scorer=classifier.proba)) == [2, 8, 3, 8, 0]
+
+
+def test_sharpening_keeps_the_crests_of_the_ink_as_scanned() -> None:
+    """Sharpening thins strokes, and a faint one can break: on the soft scan of
+    ``tests/data/soft_28380.png`` every crest (ridge) pixel of the unsharpened page's mask stays
+    in the mask (sharpening alone drops a few)."""
+    page = cv2.imread(str(Path(__file__).parent / "data" / "soft_28380.png"), cv2.IMREAD_GRAYSCALE)
+    cfg = SegmentConfig()
+    ink = _ink(page, cfg)
+    otsu = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0]
+    x, y = cv2.findNonZero(_mask(ink, cfg, otsu)).reshape(-1, 2).T
+    crest = _ridge(ink, x, y, cfg.min_contrast / 2)
+    assert crest.sum() > 100 and binarize(page)[y[crest], x[crest]].min() == 255
 
 
 @pytest.mark.parametrize(("frame", "rules"), [("printed", True), ("printed", False), ("scanner margins", True)])
