@@ -176,21 +176,30 @@ def edge_steepness(gray: np.ndarray, min_contrast: float) -> float:
     g = _check_gray(gray)
     if min(g.shape) < 3:
         return 1.0
+    r = _edge_ratios(g, min_contrast, step=3)  # every third row is plenty for a median
+    return float(np.median(r)) if len(r) else 1.0
+
+
+def _edge_ratios(g: np.ndarray, min_contrast: float, step: int = 1, where: np.ndarray | None = None) -> np.ndarray:
+    """Gradient over the contrast around (7x7) at the pixels of ``g`` a third to two thirds of the
+    way up an edge of more than ``min_contrast`` (see :func:`edge_steepness`): on every ``step``-th
+    row, and only where ``where`` is set."""
     k = np.ones((7, 7), np.uint8)
     lo = cv2.erode(g, k)
     contrast = cv2.subtract(cv2.dilate(g, k), lo)
-    rows = slice(1, g.shape[0] - 1, 3)  # every third row is plenty for a median
+    rows = slice(1, g.shape[0] - 1, step)
     c = contrast[rows, 1:-1].astype(np.int16)
     rise = cv2.subtract(g[rows, 1:-1], lo[rows, 1:-1]).astype(np.int16) * 3
-    y, x = np.nonzero((c > min_contrast) & (rise > c) & (rise < 2 * c))
-    if not len(y):
-        return 1.0
+    sel = (c > min_contrast) & (rise > c) & (rise < 2 * c)
+    if where is not None:
+        sel &= where[rows, 1:-1] > 0
+    y, x = np.nonzero(sel)
     c = c[y, x]
-    y, x = 3 * y + 1, x + 1
+    y, x = step * y + 1, x + 1
     n = {(dy, dx): g[y + dy, x + dx].astype(np.int32) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx}
     gx = n[-1, 1] + 2 * n[0, 1] + n[1, 1] - n[-1, -1] - 2 * n[0, -1] - n[1, -1]
     gy = n[1, -1] + 2 * n[1, 0] + n[1, 1] - n[-1, -1] - 2 * n[-1, 0] - n[-1, 1]
-    return float(np.median(np.hypot(gx, gy) / (8.0 * c)))  # Sobel, over its weight 8
+    return np.hypot(gx, gy) / (8.0 * c)  # Sobel, over its weight 8
 
 
 def _ink_and_mask(g: np.ndarray, cfg: SegmentConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -204,9 +213,10 @@ def _ink_and_mask(g: np.ndarray, cfg: SegmentConfig) -> tuple[np.ndarray, np.nda
     """
     ink = _ink(g, cfg)
     otsu = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0]
-    sharpen = (CRISP - edge_steepness(g, max(otsu, 2.0 * cfg.min_contrast))) / (CRISP - SOFT)
+    steep = edge_steepness(g, max(otsu, 2.0 * cfg.min_contrast))
+    sharpen = (CRISP - steep) / (CRISP - SOFT)
     if sharpen <= 0:
-        return ink, _mask(ink, cfg, otsu)
+        return ink, _without_ghosts(g, ink, _mask(ink, cfg, otsu), otsu, steep, cfg)
     f = ink.astype(np.float32)
     f += min(sharpen, 1.0) * (f - cv2.GaussianBlur(f, (0, 0), SHARPEN_SIGMA))
     sharp = np.clip(f, 0, 255).astype(np.uint8)
@@ -217,7 +227,48 @@ def _ink_and_mask(g: np.ndarray, cfg: SegmentConfig) -> tuple[np.ndarray, np.nda
         x, y = found.reshape(-1, 2).T
         crest = _ridge(ink, x, y, cfg.min_contrast / 2)
         mask[y[crest], x[crest]] = 255
-    return sharp, mask
+    return sharp, _without_ghosts(g, ink, mask, otsu, steep, cfg)
+
+
+GHOST = 0.8  # faint ink apart from the strong whose edges are less steep than this x the page's shows through ...
+GHOST_HALF_WIDTH = 2.0  # ... when it is somewhere at least twice this wide; on such a page, faint ink
+GHOST_SLOPE = 0.25  # that broad by the strong, rising less than this x the strong cut a pixel, goes too
+
+
+def _without_ghosts(g: np.ndarray, ink: np.ndarray, mask: np.ndarray, otsu: float, steep: float,
+                    cfg: SegmentConfig) -> np.ndarray:
+    """``mask`` without writing on the back of the sheet seen through it (show-through): faint ink
+    (under the strong cut, 4 px or more from ink over it), broader than a hairline, whose edges
+    are far softer than the page's (``GHOST``; the paper blurs what shows through it). With it
+    go the faint ink that joins it to the strong, and, on a page that shows through, faint ink
+    as soft and broad by the strong (a ghost across a digit)."""
+    strong = max(float(cfg.min_contrast), otsu)
+    sure = cv2.dilate(cv2.compare(ink, float(np.floor(strong)), cv2.CMP_GT), np.ones((9, 9), np.uint8))
+    faint = cv2.bitwise_and(mask, cv2.bitwise_not(sure))
+    broad = cv2.distanceTransform(faint, cv2.DIST_L2, 3) >= GHOST_HALF_WIDTH  # a hairline measures soft too
+    if not broad.any():
+        return mask
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(faint, connectivity=8)
+    gone = np.zeros_like(mask)
+    for i in np.unique(labels[broad]):
+        x, y, w, h = stats[i, :4]
+        x0, y0, x1, y1 = max(0, x - 6), max(0, y - 6), min(g.shape[1], x + w + 6), min(g.shape[0], y + h + 6)
+        own = (labels[y0:y1, x0:x1] == i).astype(np.uint8)
+        near = cv2.dilate(own, np.ones((5, 5), np.uint8)) & ~sure[y0:y1, x0:x1]
+        r = _edge_ratios(g[y0:y1, x0:x1], cfg.min_contrast, where=near)
+        if len(r) >= 10 and np.median(r) < GHOST * steep:
+            gone[y0:y1, x0:x1] |= own
+    if not gone.any():
+        return mask
+    gone = cv2.dilate(gone, np.ones((9, 9), np.uint8))
+    weak = cv2.bitwise_and(mask, cv2.compare(ink, float(np.floor(strong)), cv2.CMP_LE))
+    slope = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    soft = np.where((weak > 0) & (slope < 8 * GHOST_SLOPE * strong), 255, 0).astype(np.uint8)
+    wide = (cv2.distanceTransform(soft, cv2.DIST_L2, 3) >= GHOST_HALF_WIDTH).astype(np.uint8)
+    gone |= cv2.dilate(wide, np.ones((5, 5), np.uint8)) & (soft > 0)
+    out = mask.copy()
+    out[(gone > 0) & (weak > 0)] = 0
+    return out
 
 
 def _ridge(ink: np.ndarray, x: np.ndarray, y: np.ndarray, drop: float) -> np.ndarray:

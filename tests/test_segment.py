@@ -1437,3 +1437,47 @@ def test_two_with_a_long_foot_stays_one_glyph(mnist_test, classifier) -> None:  
     glyphs = segment(page, scorer=classifier.proba)
     assert len(glyphs) == 1, [(g.x, g.w, g.h) for g in glyphs]
     assert int(classifier.predict(np.stack([glyphs[0].crop])).digit[0]) == 2
+
+
+def _written(mnist_test, digits: str, size: tuple[int, int], x: int, y_bottom: int, ink: int,  # type: ignore[no-untyped-def]
+             bold: int = 1) -> np.ndarray:
+    """A crisp page (anti-aliased: drawn 4 x finer and area-averaged down) of paper 245 with one
+    field of MNIST digits 40 px tall at (x, y_bottom), ``ink`` dark (a pen ``bold`` / 4 px bolder)."""
+    big = np.full((4 * size[0], 4 * size[1]), 245, np.uint8)
+    pen = np.ones((bold, bold), np.uint8)
+    draw_digits(big, [cv2.dilate(digit_ink(d, 160), pen) for d in _pick(mnist_test, digits)], 4 * x, 4 * y_bottom,
+                gap=40, ink=ink)
+    return cv2.resize(big, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def test_show_through_from_the_back_is_not_read(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """Writing on the back of the sheet seen through it (a felt pen): mirrored, blurred by the
+    paper (a Gaussian of sigma 1.5 px) and 20% as dark, as faint as pencil. One number of the back shows
+    through beside the front's field, another right across it. The ghosts are no ink: the front
+    reads 3057 in one field and nothing else is found (without the ghost test the lone ghost is
+    taken as pencil, and the other joins the front's digits, those it touches at the weak cut).
+    Where the ghost crosses a digit it darkens it as much as the digit's own ink does (the small
+    loop of the 0 fills, and it reads as a 9), so the glyphs are compared with those of the front
+    alone by their boxes: each holds the one it stands for, and a stroke end of the ghost left
+    on a digit makes it at most 8 px taller."""
+    front = _written(mnist_test, "3057", (200, 700), 60, 110, 70)  # a ballpoint
+    back = (_written(mnist_test, "8142", (200, 700), 60, 190, 0, bold=9)
+            & _written(mnist_test, "6929", (200, 700), 420, 120, 0, bold=9))
+    back = cv2.GaussianBlur(cv2.flip(back, 1), (0, 0), 1.5).astype(np.float32)
+    page = np.clip(front - 0.2 * (255 - back), 0, 255).astype(np.uint8)
+    alone = segment(front, scorer=classifier.proba)
+    assert _read(classifier, alone) == [3, 0, 5, 7]
+    glyphs = segment(page, scorer=classifier.proba)
+    boxes = [(g.x, g.y, g.w, g.h) for g in glyphs]
+    assert _fields(glyphs) == [[1, 2, 3, 4]], boxes
+    assert all(x <= a.x and y <= a.y and x + w >= a.x + a.w and a.y + a.h <= y + h <= a.y + a.h + 8
+               and w <= a.w + 8 for a, (x, y, w, h) in zip(alone, boxes)), boxes
+
+
+def test_faint_crisp_pencil_is_still_read(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
+    """The ghost test keeps writing as faint as a ghost when its edges are as crisp as the page's:
+    a field in pencil 45 grey levels under the paper, beside one in dark ink, reads whole."""
+    page = _written(mnist_test, "3057", (200, 700), 60, 110, 30) & _written(mnist_test, "8142", (200, 700), 60, 180, 190)
+    glyphs = segment(page, scorer=classifier.proba)
+    assert _read(classifier, glyphs) == [3, 0, 5, 7, 8, 1, 4, 2] and _fields(glyphs) == [[1, 2, 3, 4]] * 2, \
+        [(g.x, g.y, g.w, g.h) for g in glyphs]
