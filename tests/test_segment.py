@@ -1476,8 +1476,10 @@ def test_show_through_from_the_back_is_not_read(mnist_test, classifier) -> None:
 
 def test_faint_crisp_pencil_is_still_read(mnist_test, classifier) -> None:  # type: ignore[no-untyped-def]
     """The ghost test keeps writing as faint as a ghost when its edges are as crisp as the page's:
-    a field in pencil 45 grey levels under the paper, beside one in dark ink, reads whole."""
-    page = _written(mnist_test, "3057", (200, 700), 60, 110, 30) & _written(mnist_test, "8142", (200, 700), 60, 180, 190)
+    a field in pencil 55 grey levels under the paper (a ghost's darkness), under one in dark ink,
+    reads whole (it goes when the test takes off all faint ink measured less steep than 1.3 x the page)."""
+    ink = _written(mnist_test, "3057", (200, 700), 60, 110, 30)
+    page = ink & _written(mnist_test, "8142", (200, 700), 60, 180, 190)
     glyphs = segment(page, scorer=classifier.proba)
     assert _read(classifier, glyphs) == [3, 0, 5, 7, 8, 1, 4, 2] and _fields(glyphs) == [[1, 2, 3, 4]] * 2, \
         [(g.x, g.y, g.w, g.h) for g in glyphs]
