@@ -494,6 +494,7 @@ def _steps(m: np.ndarray, lines: np.ndarray) -> np.ndarray:
 
 
 STEP_RUN = 8  # see _steps
+SPECK = 6  # pieces of ink of fewer pixels are dust
 EDGE_FAINT = 0.3  # ink by a rule (2 rows at most) fainter than this x the lines' darkness is the rule's blurred edge
 DIP = 0.3  # a short underline may have strokes dipping 2 rows under it in this share of its length at most
 CROSS_DARK = 0.5  # a removed rule is bridged from ink 3 rows tall by it or at least this x as dark as the lines
@@ -670,8 +671,9 @@ def _standing(above: np.ndarray, x: int, w: int, tall: int) -> int:
 def _ticks_at_ends(binary: np.ndarray, x: int, y: int, w: int, t: int) -> bool:
     """Whether thin upright bars (4 px or taller, no wider than a line, nothing else joined to
     them above the run) rise from both ends of the run at columns ``x`` to ``x + w`` whose top row
-    is ``y``: the base of a printed comb or tray, too short for a rule. (The sides of a 0 rising
-    from its flat bottom are joined above it.)"""
+    is ``y``: the base of a printed comb or tray, too short for a rule. At each end the ink
+    standing outermost counts (a digit written against the last tick stands in the end's columns
+    too). (The sides of a 0 rising from its flat bottom are joined above it.)"""
     if w < 5 or y < 4:
         return False
     above = binary[max(0, y - 4 * t - 8) : y, max(0, x - t) : x + w + t]
@@ -679,11 +681,12 @@ def _ticks_at_ends(binary: np.ndarray, x: int, y: int, w: int, t: int) -> bool:
     edge = min(t, w // 2)
     x0 = x - max(0, x - t)
 
-    def bar(cols: slice) -> bool:
+    def bar(cols: slice, end: Callable[[int], int]) -> bool:  # the ink standing outermost there
         ids = [k for k in np.unique(labels[-1, cols]) if k]
-        return bool(ids) and all(stats[k, 2] <= t and stats[k, 3] >= 4 for k in ids)
+        return bool(ids) and bool(stats[k := max(ids, key=end), 2] <= t and stats[k, 3] >= 4)
 
-    return bar(slice(x0, x0 + edge)) and bar(slice(x0 + w - edge, x0 + w))
+    return (bar(slice(x0, x0 + edge), lambda k: -stats[k, 0])
+            and bar(slice(x0 + w - edge, x0 + w), lambda k: stats[k, 0] + stats[k, 2]))
 
 
 def _comb_ticks(binary: np.ndarray, rules: list[_Rule]) -> np.ndarray:
@@ -821,7 +824,8 @@ def remove_rules(binary: np.ndarray, cfg: SegmentConfig = SegmentConfig(),
             # the rows just under it: a stroke dipping through it, or one digit's own foot
             dip = binary[y + h : y + h + 2, x : x + w].any(axis=0).mean() > DIP and _standing(
                 binary[y0:y, x0:x1], x - x0, w, tall - h) < 2
-            under = hang > 2 or dip or binary[y + h + 2 : y + h + w // 2, x : x + w].any()
+            below = _components(binary[y + h + 2 : y + h + w // 2, x : x + w])[2][1:, 4]
+            under = hang > 2 or dip or bool((below >= SPECK).any())  # (dust under it is no ink)
             if shortest < half and (under or w < 1.2 * (tall - h)):
                 continue
             alone = tall == h and not under  # no ink on it or under it
@@ -1869,7 +1873,7 @@ def segment(
         ink, binary = _ink_and_mask(cv2.warpAffine(g, rot, (w, h), flags=cv2.INTER_LINEAR, borderValue=paper), cfg)
     binary = _follow_ridges(ink, binary, cfg)
     cleaned, rules = remove_rules(binary, cfg, ink)
-    parts = _drop_line_residue(_parts(cleaned, min_area=6), binary, cleaned)
+    parts = _drop_line_residue(_parts(cleaned, min_area=SPECK), binary, cleaned)
     parts = merge_parts(_without_rings(parts, cfg.min_height), cfg)
     if scorer is not None:
         parts = join_in_boxes(attach_bars(parts, scorer, cfg.min_height, cfg.max_height), scorer, rules,

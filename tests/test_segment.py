@@ -1483,3 +1483,32 @@ def test_faint_crisp_pencil_is_still_read(mnist_test, classifier) -> None:  # ty
     glyphs = segment(page, scorer=classifier.proba)
     assert _read(classifier, glyphs) == [3, 0, 5, 7, 8, 1, 4, 2] and _fields(glyphs) == [[1, 2, 3, 4]] * 2, \
         [(g.x, g.y, g.w, g.h) for g in glyphs]
+
+
+def _small_comb(mnist_test, digits: str, speck: bool) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A comb too short for a rule (cells 23 px wide, ticks 7 px, a 3 px grey line) with small
+    digits (18 px) standing on its base, each at the right of its cell, the last one against the
+    last tick; ``speck``: a dot of dust under the comb."""
+    page = np.full((160, 400), 240, np.uint8)
+    x0, base, cell = 100, 100, 23
+    cv2.line(page, (x0, base), (x0 + len(digits) * cell, base), 90, 3)
+    for k in range(len(digits) + 1):
+        cv2.line(page, (x0 + k * cell, base - 7), (x0 + k * cell, base), 90, 3)
+    for k, m in enumerate(_pick(mnist_test, digits)):
+        ink = digit_ink(m, 18)
+        draw_digits(page, [ink], x0 + (k + 1) * cell - ink.shape[1] - 2, base - 1, gap=0)
+    if speck:
+        page[base + 12 : base + 14, x0 + 20 : x0 + 22] = 60
+    return page
+
+
+@pytest.mark.parametrize("digits, speck", [("78759", False), ("17", True)])
+def test_short_comb_is_taken_off(mnist_test, classifier, digits, speck) -> None:  # type: ignore[no-untyped-def]
+    """The base of a short comb is found by its ticks at both ends. A digit standing against the
+    last tick is joined to it above the base, but the ink standing outermost at the end is still
+    the tick (before, any wider ink in the end's columns hid it, and the comb and its digits were
+    one piece, read as no number); and dust under a comb of two cells is no ink hanging under it
+    (before, a 2 x 2 speck kept the comb)."""
+    glyphs = segment(_small_comb(mnist_test, digits, speck), scorer=classifier.proba)
+    assert _read(classifier, glyphs) == [int(c) for c in digits], [(g.x, g.y, g.w, g.h) for g in glyphs]
+    assert _fields(glyphs) == [list(range(1, len(digits) + 1))]
