@@ -133,8 +133,9 @@ SHARPEN_SIGMA = 1.5  # the blur an unsharp mask takes away from a soft page's in
 
 
 def binarize(gray: np.ndarray, cfg: SegmentConfig = SegmentConfig()) -> np.ndarray:
-    """Ink mask robust to uneven light, grey paper and soft scans: local background minus pixel,
-    sharpened as much as the page is soft, then cut with hysteresis.
+    """Ink mask robust to uneven light, grey paper, soft scans and show-through: local background
+    minus pixel, sharpened as much as the page is soft, then cut with hysteresis; writing on the
+    back of the sheet seen through it is left out (:func:`_without_ghosts`).
 
     The strong cut comes from the page's Otsu threshold, which bold print raises above a faint
     pencil's contrast; strokes apart from the ink found that way are taken whole at the low cut
