@@ -295,7 +295,21 @@ def _ink(g: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     paper = cv2.blur(paper, (3, 3))
     paper = cv2.resize(paper, (g.shape[1], g.shape[0]), interpolation=cv2.INTER_LINEAR)
+    # a shaded band across the writing (a form's grey field, a highlighter) too narrow for that
+    # closing is paper too: the paper closed along the rows (half a rule: no digit's stroke runs
+    # that long), where it is light (at most SHADE x min_contrast under the paper) over a band
+    # BAND px tall and as long. Taken for ink, it glued the digits it covers into one blob
+    run = cfg.line_min_length // 2
+    along = cv2.morphologyEx(g, cv2.MORPH_CLOSE, np.ones((1, run | 1), np.uint8))
+    band = cv2.inRange(cv2.subtract(paper, along), max(1, cfg.min_contrast // 2), SHADE * cfg.min_contrast)
+    band = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((BAND, run), np.uint8))
+    if band.any():
+        paper = np.where(cv2.dilate(band, np.ones((3, 3), np.uint8)) > 0, np.minimum(paper, along), paper)
     return cv2.subtract(paper, g)
+
+
+SHADE = 3  # a shaded band (see _ink) is at most this x min_contrast darker than the paper ...
+BAND = 20  # ... and at least this tall (it holds writing; a printed line, even blurred, is thinner)
 
 
 def _mask(ink: np.ndarray, cfg: SegmentConfig, otsu: float) -> np.ndarray:

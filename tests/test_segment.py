@@ -1512,3 +1512,16 @@ def test_short_comb_is_taken_off(mnist_test, classifier, digits, speck) -> None:
     glyphs = segment(_small_comb(mnist_test, digits, speck), scorer=classifier.proba)
     assert _read(classifier, glyphs) == [int(c) for c in digits], [(g.x, g.y, g.w, g.h) for g in glyphs]
     assert _fields(glyphs) == [list(range(1, len(digits) + 1))]
+
+
+@pytest.mark.parametrize("shade", [0.8, 0.88])
+def test_shaded_band_across_a_field_is_paper(mnist_test, classifier, shade) -> None:  # type: ignore[no-untyped-def]
+    """A grey band across a field (a form's shaded field, a highlighter: 12-20% darker, 24 px tall,
+    narrower than the paper estimate's closing) is paper, not ink: the digits read apart, in one
+    field (before, taken for ink, it glued them into one blob, read as no number, or its edges
+    did)."""
+    page = _written(mnist_test, "30571", (200, 700), 60, 110, 40).astype(np.float32)
+    page[75:99, 45:340] *= shade
+    glyphs = segment(page.astype(np.uint8), scorer=classifier.proba)
+    assert _read(classifier, glyphs) == [3, 0, 5, 7, 1] and _fields(glyphs) == [[1, 2, 3, 4, 5]], \
+        [(g.x, g.y, g.w, g.h) for g in glyphs]
