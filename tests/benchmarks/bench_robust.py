@@ -6,7 +6,8 @@
 Renders synthetic form pages as :mod:`bench_scan` does (MNIST *test* digits, every style), then
 writes each page again with one real-world defect at a time (a scanner's dark margins, a frame
 printed round the form, a fold, a stamp, show-through from the back, a fax-like bilevel scan,
-heavy JPEG, a soft scan, blur, low contrast, a binding shadow, punched holes, pepper noise)
+heavy JPEG, a soft scan, blur, low contrast, a binding shadow, punched holes, pepper noise, a grey
+band shading each field)
 into a folder of its own, runs the pipeline once over all the folders, and prints one row per defect beside the
 clean pages of the same run (the baseline): field exact match, digit accuracy on right-length
 fields, missed and spurious fields. The defects keep the page geometry, so the same truth boxes
@@ -31,24 +32,24 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from samples.synth import default_mnist_dir, read_truth  # noqa: E402
-from tests.benchmarks.bench_scan import DEFAULT_CMD, generate, read_predictions, run_pipeline, score  # noqa: E402
+from tests.benchmarks.bench_scan import DEFAULT_CMD, Box, generate, read_predictions, run_pipeline, score  # noqa: E402
 
 
-def _margins(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _margins(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     g = g.copy()
     left, top, bottom = (int(v) for v in rng.integers(20, 45, 3))
     g[:, :left], g[:top], g[-bottom:] = 20, 25, 30
     return g
 
 
-def _frame(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _frame(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     g = g.copy()
     m = int(rng.integers(40, 70))
     cv2.rectangle(g, (m, m), (g.shape[1] - m, g.shape[0] - m), 40, 3)
     return g
 
 
-def _fold(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _fold(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     g = g.astype(np.int16)
     h, w = g.shape
     g[:, w // 2 - 2 : w // 2 + 2] -= 60
@@ -56,7 +57,7 @@ def _fold(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(g, 0, 255).astype(np.uint8)
 
 
-def _stamp(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _stamp(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     g = g.copy()
     h, w = g.shape
     cx, cy = int(rng.integers(w // 3, 2 * w // 3)), int(rng.integers(h // 5, 4 * h // 5))
@@ -65,51 +66,59 @@ def _stamp(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return g
 
 
-def _show_through(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _show_through(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     back = cv2.GaussianBlur(cv2.flip(g, 1), (0, 0), 1.5).astype(np.float32)
     return np.clip(g.astype(np.float32) - 0.2 * (255 - back), 0, 255).astype(np.uint8)
 
 
-def _bilevel(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _bilevel(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     return np.where(g < 150, 0, 255).astype(np.uint8)
 
 
-def _jpeg(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _jpeg(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     return cv2.imdecode(cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, 25])[1], cv2.IMREAD_GRAYSCALE)
 
 
-def _soft(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _soft(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     return cv2.GaussianBlur(g, (0, 0), 0.9)
 
 
-def _blur(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _blur(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     return cv2.GaussianBlur(g, (0, 0), 1.4)
 
 
-def _low_contrast(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _low_contrast(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     return (140 + g.astype(np.float32) * (110 / 255)).astype(np.uint8)
 
 
-def _shadow(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _shadow(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     f = np.ones(g.shape[1], np.float32)
     f[: g.shape[1] // 3] = np.linspace(0.45, 1.0, g.shape[1] // 3)
     return np.clip(g * f[None, :], 0, 255).astype(np.uint8)
 
 
-def _holes(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _holes(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     g = g.copy()
     for cy in (g.shape[0] // 5, g.shape[0] // 2, 4 * g.shape[0] // 5):
         cv2.circle(g, (45, cy), 22, 15, -1)
     return g
 
 
-def _pepper(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _pepper(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
     g = g.copy()
     g[rng.random(g.shape) < 0.004] = 0
     return g
 
 
-DEFECTS: dict[str, tuple[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]]] = {
+def _shaded(g: np.ndarray, rng: np.random.Generator, fields: list[Box]) -> np.ndarray:
+    out = g.astype(np.float32)
+    for x, y, w, h in fields:  # a grey band across the middle of each field, 20% darker
+        band = max(24, h // 2)
+        out[max(0, y + h // 2 - band // 2) : y + h // 2 + band // 2, max(0, x - 10) : x + w + 10] *= 0.8
+    return out.astype(np.uint8)
+
+
+DEFECTS: dict[str, tuple[str, Callable[[np.ndarray, np.random.Generator, list[Box]], np.ndarray]]] = {
     "margins": ("dark scanner margins on three sides", _margins),
     "frame": ("a frame printed round the whole form", _frame),
     "fold": ("a fold across the middle, both ways", _fold),
@@ -123,6 +132,7 @@ DEFECTS: dict[str, tuple[str, Callable[[np.ndarray, np.random.Generator], np.nda
     "shadow": ("a binding shadow over the left third", _shadow),
     "holes": ("three punched holes in the margin", _holes),
     "pepper": ("pepper noise, 0.4% of pixels", _pepper),
+    "shaded": ("a grey band (20% darker, half its height, 24 px or more) across every field", _shaded),
 }
 
 
@@ -150,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
             (runs / name).mkdir(parents=True)
             for i, page in enumerate(sorted((workdir / "pages").iterdir())):
                 gray = cv2.imread(str(page), cv2.IMREAD_GRAYSCALE)
-                cv2.imwrite(str(runs / name / page.name), defect(gray, np.random.default_rng([args.seed, k, i])))
+                fields = [(t.x, t.y, t.w, t.h) for source, t in truth if source == page.name]
+                rng = np.random.default_rng([args.seed, k, i])
+                cv2.imwrite(str(runs / name / page.name), defect(gray, rng, fields))
         out = workdir / "out"
         shutil.rmtree(out, ignore_errors=True)
         rc, elapsed, tail = run_pipeline(args.pipeline_cmd, runs, out)
