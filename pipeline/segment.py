@@ -285,7 +285,8 @@ def _ridge(ink: np.ndarray, x: np.ndarray, y: np.ndarray, drop: float) -> np.nda
 
 
 def _ink(g: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
-    """How much darker than the local paper each pixel is (uint8); a mostly dark page is inverted."""
+    """How much darker than the local paper each pixel is (uint8), a shaded band's paper its own;
+    a mostly dark page is inverted."""
     if np.median(g) < 100:  # white ink on a dark page
         g = 255 - g
     # paper: grey closing (removes dark strokes narrower than the kernel) on a 1/4 image
@@ -297,8 +298,8 @@ def _ink(g: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
     paper = cv2.resize(paper, (g.shape[1], g.shape[0]), interpolation=cv2.INTER_LINEAR)
     # a shaded band across the writing (a form's grey field, a highlighter) too narrow for that
     # closing is paper too: the paper closed along the rows (half a rule: no digit's stroke runs
-    # that long), where it is light (at most SHADE x min_contrast under the paper) over a band
-    # BAND px tall and as long. Taken for ink, it glued the digits it covers into one blob
+    # that long), where it is light (half to SHADE x min_contrast under the paper) over a band at
+    # least BAND px tall and half a rule long. Taken for ink, it glued the digits it covers together
     run = cfg.line_min_length // 2
     along = cv2.morphologyEx(g, cv2.MORPH_CLOSE, np.ones((1, run | 1), np.uint8))
     band = cv2.inRange(cv2.subtract(paper, along), max(1, cfg.min_contrast // 2), SHADE * cfg.min_contrast)
