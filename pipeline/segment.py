@@ -297,10 +297,11 @@ def _ink(g: np.ndarray, cfg: SegmentConfig) -> np.ndarray:
     paper = cv2.blur(paper, (3, 3))
     paper = cv2.resize(paper, (g.shape[1], g.shape[0]), interpolation=cv2.INTER_LINEAR)
     # a shaded band across the writing (a form's grey field, a highlighter) too narrow for that
-    # closing is paper too: the paper closed along the rows (half a rule: no digit's stroke runs
-    # that long), where it is light (half to SHADE x min_contrast under the paper) over a band at
-    # least BAND px tall and half a rule long. Taken for ink, it glued the digits it covers together
-    run = cfg.line_min_length // 2
+    # closing is paper too: the paper closed along the rows (a third of a rule, about a digit's
+    # width), where it is light (half to SHADE x min_contrast under the paper) over a band at
+    # least BAND px tall and as long (no pen stroke is that broad and that light). Taken for ink,
+    # it glued the digits it covers together
+    run = cfg.line_min_length // 3
     along = cv2.morphologyEx(g, cv2.MORPH_CLOSE, np.ones((1, run | 1), np.uint8))
     band = cv2.inRange(cv2.subtract(paper, along), max(1, cfg.min_contrast // 2), SHADE * cfg.min_contrast)
     band = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((BAND, run), np.uint8))
